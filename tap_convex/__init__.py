@@ -1,0 +1,1 @@
+"""tap-convex: a Singer tap for Convex's streaming-export API."""
