@@ -1,0 +1,35 @@
+"""Shared fixtures: a real emulator on loopback and an HTTP client that talks to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tap_convex.emulator import Clock, EmulatorServer, Store, StoreConfig
+
+FROZEN_START_NS = 1_750_000_000_000_000_000
+
+
+@pytest.fixture
+def store() -> Store:
+    """An empty deployment whose clock only moves when a test advances it."""
+    return Store(seed=1, clock=Clock(frozen_at_ns=FROZEN_START_NS), config=StoreConfig())
+
+
+@pytest.fixture
+def emulator(store: Store) -> Iterator[EmulatorServer]:
+    with EmulatorServer(store) as server:
+        yield server
+
+
+@pytest.fixture
+def api(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    """An authenticated client for the Convex routes of the running emulator."""
+    with httpx.Client(
+        base_url=emulator.url,
+        headers={"Authorization": f"Convex {emulator.admin_key}"},
+        timeout=30,
+    ) as client:
+        yield client
