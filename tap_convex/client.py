@@ -1,0 +1,238 @@
+"""HTTP access to a deployment's streaming-export API: auth, timeouts, retries, error meaning.
+
+Every request has a timeout. 429, 5xx, timeouts and dropped or truncated responses are
+retried with exponential backoff and jitter (honouring ``Retry-After``) up to a bound; auth,
+permission and argument errors are not. The deploy key never appears in a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import msgspec
+
+from tap_convex import __version__
+from tap_convex.errors import (
+    ConvexApiError,
+    ConvexAuthError,
+    PositionExpiredError,
+    ProtocolError,
+)
+from tap_convex.settings import Settings
+
+WIRE_FORMAT = "convex_encoded_json"
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+EXPIRED_CODES = frozenset({"InvalidWindowToReadDocuments", "SnapshotTooOld"})
+_AUTH_HINTS = {
+    "BadAdminKey": "the deploy key was rejected; check deploy_key belongs to this deployment",
+    "BadDeployKey": "no usable deploy key was sent; set deploy_key to a deploy key",
+    "OperationNotPermitted": "the deploy key lacks the deployment:data:view permission",
+    "StreamingExportNotEnabled": "streaming export is not enabled for this deployment "
+    "(it needs a Convex Pro plan)",
+}
+
+logger = logging.getLogger("tap_convex")
+
+
+@dataclass(frozen=True)
+class SnapshotPage:
+    values: list[dict[str, Any]]
+    snapshot: int
+    cursor: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class DeltasPage:
+    values: list[dict[str, Any]]
+    cursor: int
+    has_more: bool
+
+
+class ConvexClient:
+    """One keep-alive connection pool to a deployment; safe to reuse for a whole sync."""
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._settings = settings
+        self._sleep = sleep
+        self._secret = settings.deploy_key
+        self.requests_made = 0
+        self._http = httpx.Client(
+            base_url=settings.deployment_url + "/api/",
+            timeout=settings.request_timeout,
+            verify=settings.ca_bundle or True,
+            headers={
+                "Authorization": f"Convex {settings.deploy_key}",
+                "Convex-Client": f"tap-convex-{__version__}",
+            },
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- endpoints ------------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        self._request("GET", "test_streaming_export_connection")
+
+    def table_column_names(self) -> dict[str, list[dict[str, Any]]]:
+        body = self._request("GET", "get_table_column_names")
+        if not isinstance(body, dict) or not isinstance(body.get("byComponent"), dict):
+            raise ProtocolError("get_table_column_names answered without a byComponent object.")
+        return body["byComponent"]
+
+    def json_schemas(self) -> dict[str, dict[str, Any]]:
+        body = self._request(
+            "GET",
+            "json_schemas",
+            params={"deltaSchema": "true", "format": WIRE_FORMAT, "byComponent": "true"},
+        )
+        if not isinstance(body, dict):
+            raise ProtocolError("json_schemas answered with something other than an object.")
+        return body
+
+    def list_snapshot(
+        self, snapshot: int | None, cursor: str | None, selection: dict[str, Any]
+    ) -> SnapshotPage:
+        body = self._request(
+            "POST",
+            "list_snapshot",
+            json={"snapshot": snapshot, "cursor": cursor, "selection": selection,
+                  "format": WIRE_FORMAT},
+        )
+        return parse_snapshot_page(body)
+
+    def document_deltas(self, cursor: int, selection: dict[str, Any]) -> DeltasPage:
+        body = self._request(
+            "POST",
+            "document_deltas",
+            json={"cursor": cursor, "selection": selection, "format": WIRE_FORMAT},
+        )
+        return parse_deltas_page(body)
+
+    # ---- transport ------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, endpoint: str, *, params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                self.requests_made += 1
+                response = self._http.request(
+                    method, endpoint, params=params,
+                    content=msgspec.json.encode(json) if json is not None else None,
+                    headers={"Content-Type": "application/json"} if json is not None else None,
+                )
+                status = response.status_code
+                if status == 200:
+                    try:
+                        return msgspec.json.decode(response.content)
+                    except msgspec.DecodeError:
+                        problem = f"{endpoint} returned malformed JSON"
+                else:
+                    self._raise_if_final(endpoint, response)
+                    problem = f"{endpoint} answered {status}{self._describe(response)}"
+                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+            except httpx.TimeoutException:
+                problem = f"{endpoint} timed out after {self._settings.request_timeout:g} s"
+            except httpx.TransportError as error:
+                problem = f"{endpoint} failed: {type(error).__name__}: {self._scrub(str(error))}"
+            if attempt > self._settings.max_retries:
+                raise ConvexApiError(
+                    f"{problem}; gave up after {attempt} attempts. Check that "
+                    f"{self._settings.deployment_url} is reachable and healthy, or raise max_retries."
+                )
+            delay = self._backoff(attempt, retry_after)
+            logger.warning("%s; retrying in %.1f s (attempt %d of %d).", problem, delay,
+                           attempt + 1, self._settings.max_retries + 1)
+            self._sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        ceiling = self._settings.retry_backoff_max_seconds
+        if retry_after is not None:
+            return min(retry_after, ceiling)
+        base = min(ceiling, self._settings.retry_backoff_seconds * 2 ** (attempt - 1))
+        return base * random.uniform(0.5, 1.0)
+
+    def _raise_if_final(self, endpoint: str, response: httpx.Response) -> None:
+        status = response.status_code
+        if status in RETRYABLE_STATUSES:
+            return
+        code, message = self._error_body(response)
+        detail = f"{endpoint} answered {status} {code or ''}".rstrip()
+        if status in (401, 403):
+            hint = _AUTH_HINTS.get(code or "", "the deploy key was refused")
+            raise ConvexAuthError(f"{detail}: {hint}.", status=status, code=code)
+        if code in EXPIRED_CODES:
+            raise PositionExpiredError(f"{detail}: {message}", status=status, code=code)
+        raise ConvexApiError(f"{detail}: {message}", status=status, code=code)
+
+    def _error_body(self, response: httpx.Response) -> tuple[str | None, str]:
+        try:
+            body = msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
+            return body["code"], self._scrub(str(body.get("message", "")))
+        snippet = " ".join(response.text.split())[:200]
+        return None, self._scrub(snippet or "(empty body)")
+
+    def _describe(self, response: httpx.Response) -> str:
+        code, message = self._error_body(response)
+        return f" {code}: {message}" if code else f": {message}"
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+
+def _retry_after_seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(header) if header else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def parse_snapshot_page(body: Any) -> SnapshotPage:
+    """Check a ``list_snapshot`` answer against the protocol before anything is emitted."""
+    if not isinstance(body, dict):
+        raise ProtocolError("list_snapshot answered with something other than an object.")
+    values, snapshot, cursor, has_more = (
+        body.get("values"), body.get("snapshot"), body.get("cursor"), body.get("hasMore")
+    )
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ProtocolError("list_snapshot answered without a list of values.")
+    if type(snapshot) is not int or type(has_more) is not bool:
+        raise ProtocolError("list_snapshot answered without an integer snapshot and a hasMore flag.")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
+    if has_more and cursor is None:
+        raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
+    return SnapshotPage(values, snapshot, cursor, has_more)
+
+
+def parse_deltas_page(body: Any) -> DeltasPage:
+    """Check a ``document_deltas`` answer against the protocol before anything is emitted."""
+    if not isinstance(body, dict):
+        raise ProtocolError("document_deltas answered with something other than an object.")
+    values, cursor, has_more = body.get("values"), body.get("cursor"), body.get("hasMore")
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ProtocolError("document_deltas answered without a list of values.")
+    if type(cursor) is not int or type(has_more) is not bool:
+        raise ProtocolError("document_deltas answered without an integer cursor and a hasMore flag.")
+    return DeltasPage(values, cursor, has_more)

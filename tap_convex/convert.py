@@ -1,0 +1,117 @@
+"""Convex values (``convex_encoded_json``) to Singer record values, exactly.
+
+Rules (documented in the README):
+
+* int64 ``{"$integer": ...}`` becomes a JSON integer, at any depth, never via a float.
+* bytes ``{"$bytes": ...}`` become their base64 text.
+* float64 stays a number; -0.0 stays -0.0. NaN, Infinity and -Infinity become the strings
+  ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` where a string is allowed (nested values, and
+  top-level fields whose Convex type admits them); in a number-only top-level field they
+  become null.
+* Objects and arrays stay JSON values; ``_creationTime`` (float ms) becomes an RFC 3339 UTC
+  date-time with microseconds; ``_ts`` (int ns) is kept as is.
+* Transport metadata (``_component``, ``_table``, ``_ts``, ``_deleted``) is kept apart from
+  user fields; any other ``_``-prefixed top-level key is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+METADATA_FIELDS = ("_ts", "_deleted", "_component", "_table", "_sdc_deleted_at")
+_KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
+
+
+def _special_float(payload: str) -> float:
+    return struct.unpack("<d", base64.b64decode(payload))[0]
+
+
+def _float_text(value: float) -> str | float:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _special(value: dict[str, Any]) -> tuple[bool, Any]:
+    """Decode a one-key ``$integer``/``$bytes``/``$float`` object; ``(False, None)`` if plain."""
+    if len(value) != 1:
+        return False, None
+    key = next(iter(value))
+    if key == "$integer":
+        return True, struct.unpack("<q", base64.b64decode(value[key]))[0]
+    if key == "$bytes":
+        return True, value[key]
+    if key == "$float":
+        return True, _float_text(_special_float(value[key]))
+    return False, None
+
+
+def decode_nested(value: Any) -> Any:
+    """Decode a value inside an object or array."""
+    kind = type(value)
+    if kind is dict:
+        is_special, decoded = _special(value)
+        if is_special:
+            return decoded
+        return {key: decode_nested(item) for key, item in value.items()}
+    if kind is list:
+        return [decode_nested(item) for item in value]
+    return value
+
+
+def creation_time_to_datetime(milliseconds: float) -> str:
+    """Convex ``_creationTime`` (float ms since the epoch) as RFC 3339 UTC, microsecond precision."""
+    return (EPOCH + timedelta(microseconds=round(milliseconds * 1000))).isoformat()
+
+
+def ts_to_datetime(nanoseconds: int) -> str:
+    """A commit timestamp (int ns) as RFC 3339 UTC, truncated to microseconds."""
+    return (EPOCH + timedelta(microseconds=nanoseconds // 1000)).isoformat()
+
+
+class RecordConverter:
+    """Builds the records of one stream; knows which top-level fields are number-only."""
+
+    def __init__(self, number_only_fields: frozenset[str], schema_fields: list[str]) -> None:
+        self._number_only = number_only_fields
+        self._null_record = dict.fromkeys(schema_fields)
+
+    def document(self, value: dict[str, Any], deleted: bool) -> dict[str, Any]:
+        """Convert one ``list_snapshot``/``document_deltas`` value into a record."""
+        ts = value["_ts"]
+        if deleted:
+            record = dict(self._null_record)
+            record["_id"] = value["_id"]
+            record["_sdc_deleted_at"] = ts_to_datetime(ts)
+        else:
+            record = {}
+            for key, item in value.items():
+                if key[0] == "_" and key not in _KEPT_SYSTEM_FIELDS:
+                    continue
+                if type(item) is dict:
+                    is_special, decoded = _special(item)
+                    if is_special:
+                        if key in self._number_only and type(decoded) is str:
+                            decoded = None
+                        item = decoded
+                    else:
+                        item = decode_nested(item)
+                elif type(item) is list:
+                    item = decode_nested(item)
+                record[key] = item
+            created = record.get("_creationTime")
+            if created is not None:
+                record["_creationTime"] = creation_time_to_datetime(created)
+            record["_sdc_deleted_at"] = None
+        record["_ts"] = ts
+        record["_deleted"] = deleted
+        record["_component"] = value["_component"]
+        record["_table"] = value["_table"]
+        return record

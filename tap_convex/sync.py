@@ -1,0 +1,192 @@
+"""The sync: snapshot walks, then one change-log walk, for all selected streams together.
+
+Cost does not grow with the number of tables: a snapshot reads every table that needs one in
+a single ``list_snapshot`` walk at one pinned timestamp, and the change log is read once, by
+one ``document_deltas`` walk whose exact selection covers every selected stream. Values are
+routed to streams by (``_component``, ``_table``). After each page, the records of that page
+are written first and the bookmarks that cover them second.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from itertools import groupby
+from typing import Any
+
+from tap_convex import state
+from tap_convex.client import ConvexClient
+from tap_convex.errors import PositionExpiredError, ProtocolError, TapConvexError
+from tap_convex.selection import build_selection
+from tap_convex.state import Bookmark
+from tap_convex.streams import ConvexTableStream
+
+logger = logging.getLogger("tap_convex")
+Key = tuple[str, str]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        client: ConvexClient,
+        streams: list[ConvexTableStream],
+        *,
+        write_state: Callable[[], None],
+        resnapshot_expired: bool,
+    ) -> None:
+        self._client = client
+        self._streams = {stream.key: stream for stream in streams}
+        self._write_state = write_state
+        self._resnapshot_expired = resnapshot_expired
+        self._bookmarks: dict[Key, Bookmark] = {key: s.read_bookmark() for key, s in self._streams.items()}
+        self._selection_columns = {key: s.excluded_columns() for key, s in self._streams.items()}
+
+    def run(self) -> None:
+        if not self._streams:
+            logger.info("No stream is selected; nothing to sync.")
+            return
+        for stream in self._streams.values():
+            stream.write_schema()
+        for keys in self._snapshot_groups():
+            self._snapshot_walk(keys)
+        self._deltas_walk()
+
+    # ---- snapshot ----------------------------------------------------------------------------
+
+    def _snapshot_groups(self) -> list[list[Key]]:
+        """Streams to snapshot, grouped so each group can share one walk.
+
+        Streams of an interrupted walk share its (snapshot, cursor) and resume it; streams
+        without a position start one new walk together, after the resumed ones.
+        """
+        pending = [key for key, mark in self._bookmarks.items() if mark.phase == state.SNAPSHOT]
+
+        def position(key: Key) -> tuple[int, str]:
+            mark = self._bookmarks[key]
+            return (mark.snapshot_ts or -1, mark.snapshot_cursor or "")
+
+        groups = [list(keys) for _, keys in groupby(sorted(pending, key=position), key=position)]
+        fresh = [g for g in groups if self._bookmarks[g[0]].snapshot_ts is None]
+        resumed = [g for g in groups if self._bookmarks[g[0]].snapshot_ts is not None]
+        return resumed + fresh
+
+    def _snapshot_walk(self, keys: list[Key]) -> None:
+        first = self._bookmarks[keys[0]]
+        snapshot, cursor = first.snapshot_ts, first.snapshot_cursor
+        selection = self._selection(keys)
+        versions = {key: self._bookmarks[key].table_version for key in keys}
+        if snapshot is not None:
+            logger.info("Resuming the snapshot of %d table(s) at %d.", len(keys), snapshot)
+        else:
+            logger.info("Snapshotting %d table(s).", len(keys))
+        counts = dict.fromkeys(keys, 0)
+        while True:
+            try:
+                page = self._client.list_snapshot(snapshot, cursor, selection)
+            except PositionExpiredError as error:
+                self._expired(keys, error)
+                snapshot, cursor = None, None
+                continue
+            if snapshot is None:
+                versions = {
+                    key: state.next_table_version(self._bookmarks[key].table_version, page.snapshot)
+                    for key in keys
+                }
+            elif page.snapshot != snapshot:
+                raise ProtocolError(
+                    f"list_snapshot changed the snapshot from {snapshot} to {page.snapshot} "
+                    "in the middle of a walk; the deployment is not behaving as Convex does."
+                )
+            snapshot = page.snapshot
+            for value in page.values:
+                key = (value.get("_component"), value.get("_table"))
+                stream = self._streams.get(key) if key in versions else None
+                if stream is None:
+                    continue
+                stream.write_record(stream.converter.document(value, deleted=False), versions[key])
+                counts[key] += 1
+            if page.has_more:
+                cursor = page.cursor
+                for key in keys:
+                    self._bookmarks[key] = state.snapshot_page_emitted(
+                        self._bookmarks[key], snapshot, cursor, versions[key]
+                    )
+                self._checkpoint(keys)
+                continue
+            for key in keys:
+                self._streams[key].activate_version(versions[key])
+                self._bookmarks[key] = state.snapshot_completed(
+                    self._bookmarks[key], snapshot, versions[key]
+                )
+                logger.info("Snapshot of %s complete: %d records at version %d.",
+                            self._streams[key].name, counts[key], versions[key])
+            self._checkpoint(keys)
+            return
+
+    # ---- deltas ------------------------------------------------------------------------------
+
+    def _deltas_walk(self) -> None:
+        """Read the change log once, from the oldest position, for every stream at once."""
+        keys = list(self._streams)
+        selection = self._selection(keys)
+        cursor = min(self._bookmarks[key].deltas_cursor for key in keys)
+        pages = records = 0
+        while True:
+            try:
+                page = self._client.document_deltas(cursor, selection)
+            except PositionExpiredError as error:
+                expired = [k for k in keys if self._bookmarks[k].deltas_cursor <= cursor]
+                self._expired(expired, error)
+                self._snapshot_walk(expired)
+                cursor = min(self._bookmarks[key].deltas_cursor for key in keys)
+                continue
+            if page.cursor < cursor:
+                raise ProtocolError(
+                    f"document_deltas moved the cursor backwards, from {cursor} to {page.cursor}."
+                )
+            for value in page.values:
+                key = (value.get("_component"), value.get("_table"))
+                stream = self._streams.get(key)
+                if stream is None:
+                    continue  # servers that ignore the selection send other tables too
+                mark = self._bookmarks[key]
+                ts = value.get("_ts")
+                if type(ts) is not int:
+                    raise ProtocolError("document_deltas sent a value without an integer _ts.")
+                if ts <= mark.deltas_cursor:
+                    continue  # this stream already has it (it was snapshotted later)
+                deleted = value.get("_deleted") is True
+                stream.write_record(stream.converter.document(value, deleted), mark.table_version)
+                records += 1
+            cursor = page.cursor
+            for key in keys:
+                self._bookmarks[key] = state.deltas_page_emitted(self._bookmarks[key], cursor)
+            self._checkpoint(keys)
+            pages += 1
+            if not page.has_more:
+                logger.info("Change log read to %d: %d records in %d page(s).", cursor, records, pages)
+                return
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _selection(self, keys: list[Key]) -> dict[str, Any]:
+        return build_selection((*key, self._selection_columns[key]) for key in keys)
+
+    def _checkpoint(self, keys: list[Key]) -> None:
+        for key in keys:
+            self._streams[key].write_bookmark(self._bookmarks[key])
+        self._write_state()
+
+    def _expired(self, keys: list[Key], error: PositionExpiredError) -> None:
+        names = ", ".join(sorted(self._streams[key].name for key in keys))
+        if not self._resnapshot_expired:
+            raise TapConvexError(
+                f"The saved position of {names} has expired ({error}). Remove those streams' "
+                "bookmarks to re-snapshot them, or set on_expired_position to resnapshot."
+            )
+        logger.warning(
+            "RE-SNAPSHOT: the saved position of %s has expired (%s); re-snapshotting them. "
+            "Their ACTIVATE_VERSION will retire rows that no longer exist.", names, error.code,
+        )
+        for key in keys:
+            self._bookmarks[key] = state.restart_snapshot(self._bookmarks[key])

@@ -1,0 +1,88 @@
+"""``tap-convex``: the Singer tap, its discovery and its sync entry point."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+
+from tap_convex.client import ConvexClient
+from tap_convex.discovery import discover_tables
+from tap_convex.errors import TapConvexError
+from tap_convex.settings import CONFIG_SCHEMA, Settings
+from tap_convex.streams import ConvexTableStream
+from tap_convex.sync import SyncEngine
+
+logger = logging.getLogger("tap_convex")
+# One line per HTTP request drowns the sync's own progress; failures are logged by the client.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class TapConvex(Tap):
+    """Every table of every component of a Convex deployment: a snapshot, then its changes."""
+
+    name = "tap-convex"
+    package_name = "tap-convex"
+    dynamic_catalog = True
+    config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = MsgSpecWriter
+    # No BATCH: records of all streams come from one shared walk, written as RECORD messages.
+    capabilities = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def client(self) -> ConvexClient:
+        return ConvexClient(self.settings)
+
+    def discover_streams(self) -> list[ConvexTableStream]:
+        return [ConvexTableStream(self, info) for info in discover_tables(self.client)]
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+            raise TapConvexError(
+                "The state is not a Singer state object with a 'bookmarks' map; pass the last "
+                "STATE the tap emitted, or no state to start over."
+            )
+        super().load_state(state)
+
+    def sync_all(self) -> None:
+        """Replace the SDK's stream-by-stream loop with one shared walk for all streams."""
+        self._reset_state_progress_markers()
+        selected = [
+            stream for stream in self.streams.values()
+            if isinstance(stream, ConvexTableStream) and stream.selected
+        ]
+        engine = SyncEngine(
+            self.client,
+            selected,
+            write_state=lambda: self.state_writer.write_state(self.state),
+            resnapshot_expired=self.settings.on_expired_position == "resnapshot",
+        )
+        engine.run()
+
+
+def main() -> None:
+    """Console entry point: tap-convex's own errors become one line and exit code 1."""
+    try:
+        TapConvex.cli()
+    except TapConvexError as error:
+        logger.error("%s", error)
+        print(f"tap-convex: error: {error}", file=sys.stderr)
+        sys.exit(1)

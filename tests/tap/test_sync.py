@@ -1,0 +1,116 @@
+"""Snapshot, handoff and change-log sync: what a replay of the output holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tap_convex.emulator import EmulatorServer, Store
+from tests.tap.harness import Replica, run_tap, source_documents
+
+DEMO_STREAMS = {
+    "users": ("", "users"),
+    "messages": ("", "messages"),
+    "products": ("", "products"),
+    "drafts": ("", "drafts"),
+    "waitlist__users": ("waitlist", "users"),
+}
+
+
+def assert_replica_matches_source(replica: Replica, emulator: EmulatorServer) -> None:
+    for stream, (component, table) in DEMO_STREAMS.items():
+        assert replica.documents(stream) == source_documents(emulator, component, table), stream
+
+
+def test_full_sync_reproduces_every_table_of_every_component(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    output = run_tap(config)
+    replica = Replica().apply(output)
+    assert_replica_matches_source(replica, emulator)
+    assert len(replica.rows["messages"]) == 200
+    assert len(replica.rows["waitlist__users"]) == 15
+
+
+def test_incremental_run_applies_inserts_updates_and_deletes(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    first = run_tap(config)
+    some_user = next(iter(demo.documents()[("", "users")]))
+    some_message = next(iter(demo.documents()[("", "messages")]))
+    demo.patch(some_user, {"name": "renamed", "karma": -(2**62)})
+    demo.delete(some_message)
+    new_id = demo.insert("products", {"sku": "NEW", "stock": 2**60})
+    second = run_tap(config, state=first.last_state)
+    assert {r["_id"] for r in second.records()} == {some_user, some_message, new_id}
+    tombstone = next(r for r in second.records() if r["_id"] == some_message)
+    assert tombstone["_deleted"] is True and tombstone["body"] is None
+    assert tombstone["_sdc_deleted_at"] is not None
+    replica = Replica().apply(first).apply(second)
+    assert_replica_matches_source(replica, emulator)
+
+
+def test_transaction_larger_than_a_page_arrives_whole(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    emulator.configure({"deltas_page_limit": 4})
+    first = run_tap(config)
+    with demo.transaction() as tx:
+        for number in range(50):
+            tx.insert("messages", {"body": f"bulk {number}", "likes": number})
+    second = run_tap(config, state=first.last_state)
+    timestamps = {r["_ts"] for r in second.records("messages")}
+    assert len(second.records("messages")) == 50 and len(timestamps) == 1
+    assert_replica_matches_source(Replica().apply(first).apply(second), emulator)
+
+
+def test_snapshot_follows_empty_pages_at_table_boundaries(
+    store: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    emulator.configure({"snapshot_page_limit": 5})
+    store.create_table("empty")
+    for number in range(10):  # an exact multiple of the page: the table ends with an empty page
+        store.insert("tens", {"n": number})
+    store.insert("single", {"n": 1})
+    output = run_tap(config)
+    assert len(output.records("tens")) == 10 and len(output.records("single")) == 1
+    pages = emulator.requests.entries("list_snapshot")
+    assert any(entry["values"] == 0 for entry in pages[:-1])
+
+
+def test_empty_deployment_syncs_nothing_and_succeeds(
+    emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    output = run_tap(config)
+    assert output.records() == []
+
+
+def test_every_record_carries_the_version_activated_by_its_snapshot(
+    demo: Store, config: dict[str, Any]
+) -> None:
+    first = run_tap(config)
+    versions = {m["stream"]: m["version"] for m in first.of_type("ACTIVATE_VERSION")}
+    assert set(versions) == set(DEMO_STREAMS)
+    assert all(m["version"] == versions[m["stream"]] for m in first.of_type("RECORD"))
+    demo.insert("users", {"name": "late"})
+    second = run_tap(config, state=first.last_state)
+    assert [m["version"] for m in second.of_type("RECORD")] == [versions["users"]]
+
+
+def test_activate_version_follows_the_snapshot_records_of_its_stream(
+    demo: Store, config: dict[str, Any]
+) -> None:
+    output = run_tap(config)
+    kinds = [(m["type"], m.get("stream")) for m in output.messages]
+    last_record = max(i for i, k in enumerate(kinds) if k == ("RECORD", "messages"))
+    assert kinds.index(("ACTIVATE_VERSION", "messages")) > last_record
+
+
+def test_records_of_a_key_go_out_in_ts_order(demo: Store, config: dict[str, Any]) -> None:
+    first = run_tap(config)
+    user = next(iter(demo.documents()[("", "users")]))
+    for number in range(5):
+        demo.patch(user, {"age": number})
+    demo.delete(user)
+    second = run_tap(config, state=first.last_state)
+    timestamps = [r["_ts"] for r in second.records("users") if r["_id"] == user]
+    assert timestamps == sorted(timestamps) and len(timestamps) == 6
