@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -137,7 +138,7 @@ def _positive(config: Mapping[str, Any], name: str, default: float, *, allow_zer
     value = config.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value < 0 or (
         value == 0 and not allow_zero
     ):
         raise ConfigError(f"{name} must be a positive number; got {value!r}.")

@@ -35,7 +35,7 @@ class ConvexTableStream(Stream):
     """One (component, table) of the deployment."""
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # values are built to fit the schema
-    primary_keys = ("_id",)
+    primary_keys = ["_id"]  # noqa: RUF012 - the SDK expects a list
     replication_key = "_ts"
     is_sorted = False
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import Tap
@@ -78,11 +80,30 @@ class TapConvex(Tap):
         engine.run()
 
 
+def check_input_files(argv: list[str]) -> None:
+    """Read the --config/--state/--catalog files first, so a broken one is named in one line."""
+    for flag, what in (("--config", "config"), ("--state", "state"), ("--catalog", "catalog")):
+        for index, arg in enumerate(argv[:-1]):
+            if arg != flag or argv[index + 1] == "ENV":
+                continue
+            path = Path(argv[index + 1])
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise TapConvexError(f"Cannot read the {what} file {path}: {error}") from None
+            if not isinstance(content, dict):
+                raise TapConvexError(f"The {what} file {path} must hold a JSON object.")
+            if what == "catalog" and not isinstance(content.get("streams"), list):
+                raise TapConvexError(
+                    f"The catalog file {path} has no 'streams' list; produce one with --discover."
+                )
+
+
 def main() -> None:
     """Console entry point: tap-convex's own errors become one line and exit code 1."""
     try:
+        check_input_files(sys.argv[1:])
         TapConvex.cli()
     except TapConvexError as error:
-        logger.error("%s", error)
         print(f"tap-convex: error: {error}", file=sys.stderr)
         sys.exit(1)

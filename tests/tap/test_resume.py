@@ -1,0 +1,100 @@
+"""Crashes: SIGKILL the tap mid-snapshot and mid-delta, resume from its last STATE, lose nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_convex.emulator import EmulatorServer, Store, datasets
+from tests.tap.harness import TAP_COMMAND, Output, Replica, run_tap, source_documents
+
+pytestmark = pytest.mark.slow
+
+
+def run_and_kill(config: dict[str, Any], state: dict[str, Any] | None, tmp_path: Path,
+                 kill_after_records: int) -> Output:
+    """Run ``tap-convex`` and SIGKILL it once it has written ``kill_after_records`` records."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    args = [TAP_COMMAND, "--config", str(config_path)]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        args += ["--state", str(state_path)]
+    stderr = (tmp_path / "stderr.txt").open("wb")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    lines: list[bytes] = []
+    records = 0
+    for line in process.stdout:
+        lines.append(line)
+        records += b'"type":"RECORD"' in line
+        if records >= kill_after_records:
+            process.send_signal(signal.SIGKILL)
+            break
+    lines.extend(process.stdout.readlines())
+    process.wait(timeout=30)
+    stderr.close()
+    assert process.returncode == -signal.SIGKILL, (tmp_path / "stderr.txt").read_text()[-2000:]
+    complete = [line for line in lines if line.endswith(b"\n")]
+    return Output([json.loads(line) for line in complete])
+
+
+def duplicates(*outputs: Output) -> int:
+    seen = Counter((r["_id"], r["_ts"]) for output in outputs for r in output.records())
+    return sum(count - 1 for count in seen.values())
+
+
+def test_resume_after_kill_mid_snapshot_loses_nothing(
+    store: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path
+) -> None:
+    datasets.generate(store, 3000, tables=3)
+    emulator.configure({"snapshot_page_limit": 50})
+    killed = run_and_kill(config, None, tmp_path, kill_after_records=1000)
+    assert killed.last_state is not None
+    assert all(b["phase"] == "snapshot" for b in killed.last_state["bookmarks"].values())
+    resumed = run_tap(config, state=killed.last_state)
+    replica = Replica().apply(killed).apply(resumed)
+    for stream, table in (("events", "events"), ("table1", "table1"), ("table2", "table2")):
+        assert replica.documents(stream) == source_documents(emulator, "", table)
+    assert duplicates(killed, resumed) <= 50
+
+
+def test_resume_after_kill_mid_deltas_loses_nothing(
+    store: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path
+) -> None:
+    datasets.load_demo(store)
+    first = run_tap(config)
+    for batch in range(300):
+        with store.transaction() as tx:
+            for number in range(10):
+                tx.insert("messages", {"body": f"{batch}/{number}", "likes": batch * 10 + number})
+    emulator.configure({"deltas_page_limit": 20})
+    killed = run_and_kill(config, first.last_state, tmp_path, kill_after_records=1000)
+    assert killed.last_state is not None
+    assert killed.last_state["bookmarks"]["messages"]["phase"] == "deltas"
+    resumed = run_tap(config, state=killed.last_state)
+    replica = Replica().apply(first).apply(killed).apply(resumed)
+    assert replica.documents("messages") == source_documents(emulator, "", "messages")
+    assert duplicates(first, killed, resumed) <= 20
+
+
+def test_resumed_snapshot_continues_from_its_checkpoint_not_from_scratch(
+    store: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path
+) -> None:
+    datasets.generate(store, 3000, tables=1)
+    emulator.configure({"snapshot_page_limit": 50})
+    killed = run_and_kill(config, None, tmp_path, kill_after_records=1000)
+    bookmark = killed.last_state["bookmarks"]["events"]
+    emulator.requests.clear()
+    resumed = run_tap(config, state=killed.last_state)
+    first_request = emulator.requests.entries("list_snapshot")[0]["args"]
+    assert first_request["snapshot"] == bookmark["snapshot_ts"]
+    assert first_request["cursor"] == bookmark["snapshot_cursor"]
+    assert len(resumed.records("events")) < 3000
