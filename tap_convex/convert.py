@@ -4,10 +4,10 @@ Rules (documented in the README):
 
 * int64 ``{"$integer": ...}`` becomes a JSON integer, at any depth, never via a float.
 * bytes ``{"$bytes": ...}`` become their base64 text.
-* float64 stays a number; -0.0 stays -0.0. NaN, Infinity and -Infinity become the strings
-  ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` where a string is allowed (nested values, and
-  top-level fields whose Convex type admits them); in a number-only top-level field they
-  become null.
+* float64 stays a number; -0.0 stays -0.0. JSON has no NaN or Infinity, so inside objects and
+  arrays they become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (as in Convex's
+  own clean export), and in a top-level number field they become null (a string there would
+  break every typed target).
 * Objects and arrays stay JSON values; ``_creationTime`` (float ms) becomes an RFC 3339 UTC
   date-time with microseconds; ``_ts`` (int ns) is kept as is.
 * Transport metadata (``_component``, ``_table``, ``_ts``, ``_deleted``) is kept apart from

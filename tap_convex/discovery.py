@@ -16,7 +16,10 @@ from tap_convex.errors import ConvexApiError, ProtocolError, TapConvexError
 
 logger = logging.getLogger("tap_convex")
 
-PERMISSIVE: dict[str, Any] = {}
+# Any JSON value. Listing every type (rather than ``{}``) keeps SDK targets and tools happy.
+PERMISSIVE: dict[str, Any] = {
+    "type": ["array", "boolean", "integer", "null", "number", "object", "string"]
+}
 METADATA_PROPERTIES: dict[str, Any] = {
     "_id": {"type": "string"},
     "_creationTime": {"type": ["string", "null"], "format": "date-time"},
@@ -91,7 +94,7 @@ def table_info(
     for name in sorted(set(columns) | set(typed)):
         if name.startswith("_"):
             continue
-        singer_type = property_schema(typed.get(name, PERMISSIVE))
+        singer_type = property_schema(typed.get(name))
         properties[name] = singer_type
         if singer_type.get("type") == ["number", "null"]:
             number_only.add(name)
@@ -103,15 +106,15 @@ def table_info(
 def property_schema(convex_schema: Any) -> dict[str, Any]:
     """Map one field's Convex JSON schema (``convex_encoded_json``) to a nullable Singer schema."""
     if not isinstance(convex_schema, dict):
-        return {}
+        return dict(PERMISSIVE)
     options = convex_schema.get("anyOf")
     if isinstance(options, list):
         kept = [option for option in options if option != {"type": "null"}]
         if _is_float_with_specials(kept):
-            return {"type": ["number", "string", "null"]}
+            return {"type": ["number", "null"]}  # non-finite values arrive as null
         if len(kept) == 1:
             return property_schema(kept[0])
-        return {}
+        return dict(PERMISSIVE)
     kind = convex_schema.get("type")
     if kind in _SCALARS:
         return {"type": [_SCALARS[kind], "null"]}
@@ -123,8 +126,8 @@ def property_schema(convex_schema: Any) -> dict[str, Any]:
             return {"type": ["string", "null"], "contentEncoding": "base64"}
         return {"type": ["object", "null"]}
     if kind == "array":
-        return {"type": ["array", "null"], "items": {}}
-    return {}
+        return {"type": ["array", "null"], "items": dict(PERMISSIVE)}
+    return dict(PERMISSIVE)
 
 
 def _special_kind(convex_schema: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -81,14 +82,17 @@ def discover(config: dict[str, Any]) -> dict[str, Any]:
 
 def run_tap_process(
     config_path: Path, state_path: Path | None = None, catalog_path: Path | None = None,
-    *extra: str, timeout: float = 120,
+    *extra: str, timeout: float = 120, env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     args = [TAP_COMMAND, "--config", str(config_path)]
     if state_path is not None:
         args += ["--state", str(state_path)]
     if catalog_path is not None:
         args += ["--catalog", str(catalog_path)]
-    return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*args, *extra], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 class Replica:
@@ -161,6 +165,13 @@ def source_documents(emulator: EmulatorServer, component: str, table: str) -> di
     """The emulator's ground truth for one table: user fields and ``_id`` of live documents."""
     documents = emulator.store.documents().get((component, table), {})
     return {
-        doc_id: {k: expected_value(v) for k, v in value.items() if k != "_creationTime"}
+        doc_id: {k: expected_top_level(v) for k, v in value.items() if k != "_creationTime"}
         for doc_id, value in documents.items()
     }
+
+
+def expected_top_level(value: Any) -> Any:
+    """Top-level float fields are typed as numbers, so NaN and Infinity arrive as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return expected_value(value)

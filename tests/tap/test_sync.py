@@ -114,3 +114,52 @@ def test_records_of_a_key_go_out_in_ts_order(demo: Store, config: dict[str, Any]
     second = run_tap(config, state=first.last_state)
     timestamps = [r["_ts"] for r in second.records("users") if r["_id"] == user]
     assert timestamps == sorted(timestamps) and len(timestamps) == 6
+
+
+def test_removing_one_bookmark_resnapshots_that_table_alone(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    first = run_tap(config)
+    state = first.last_state
+    del state["bookmarks"]["products"]
+    demo.insert("users", {"name": "after"})
+    emulator.requests.clear()
+    second = run_tap(config, state=state)
+    assert {m["stream"] for m in second.of_type("ACTIVATE_VERSION")} == {"products"}
+    assert len(second.records("products")) == 25
+    assert [r["name"] for r in second.records("users")] == ["after"]
+    snapshot_selection = emulator.requests.entries("list_snapshot")[0]["args"]["selection"]
+    assert snapshot_selection == {"_other": "excl", "": {"_other": "excl", "products": {"_other": "incl"}}}
+    assert_replica_matches_source(Replica().apply(first).apply(second), emulator)
+
+
+def test_delta_cursor_advances_on_a_quiet_deployment(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    first = run_tap(config)
+    before = first.last_state["bookmarks"]["drafts"]["deltas_cursor"]
+    demo.clock.advance(3600)
+    demo.system_writes(300)  # log rows no stream selects: empty pages that still move the cursor
+    emulator.configure({"deltas_page_limit": 50})
+    second = run_tap(config, state=first.last_state)
+    assert second.records() == []
+    after = second.last_state["bookmarks"]["drafts"]["deltas_cursor"]
+    assert after >= before + 3600 * 10**9
+    assert len(second.states) >= 6  # a checkpoint after every page, empty ones included
+
+
+def test_state_bookmarks_carry_phase_positions_and_format(demo: Store, config: dict[str, Any]) -> None:
+    bookmark = run_tap(config).last_state["bookmarks"]["waitlist__users"]
+    assert bookmark["state_format"] == 1
+    assert (bookmark["component"], bookmark["table"], bookmark["phase"]) == ("waitlist", "users", "deltas")
+    assert isinstance(bookmark["deltas_cursor"], int) and isinstance(bookmark["table_version"], int)
+
+
+def test_state_never_moves_backwards(demo: Store, emulator: EmulatorServer, config: dict[str, Any]) -> None:
+    emulator.configure({"snapshot_page_limit": 7, "deltas_page_limit": 5})
+    first = run_tap(config)
+    for number in range(40):
+        demo.insert("messages", {"body": str(number)})
+    second = run_tap(config, state=first.last_state)
+    cursors = [s["bookmarks"]["messages"]["deltas_cursor"] for s in second.states]
+    assert cursors == sorted(cursors)
