@@ -67,6 +67,7 @@ class TapConvex(Tap):
     def sync_all(self) -> None:
         """Replace the SDK's stream-by-stream loop with one shared walk for all streams."""
         self._reset_state_progress_markers()
+        self._warn_about_vanished_streams()
         selected = [
             stream for stream in self.streams.values()
             if isinstance(stream, ConvexTableStream) and stream.selected
@@ -78,6 +79,18 @@ class TapConvex(Tap):
             resnapshot_expired=self.settings.on_expired_position == "resnapshot",
         )
         engine.run()
+
+    def _warn_about_vanished_streams(self) -> None:
+        """A selected stream whose table is gone is skipped loudly, and the others go on."""
+        if self.input_catalog is None:
+            return
+        for entry in self.input_catalog.streams:
+            root = entry.metadata.root
+            if root.selected and entry.tap_stream_id not in self.streams:
+                logger.warning(
+                    "Stream %r is selected but its table no longer exists in the deployment; "
+                    "skipping it. Its bookmark is kept.", entry.tap_stream_id,
+                )
 
 
 def check_input_files(argv: list[str]) -> None:

@@ -163,3 +163,25 @@ def test_state_never_moves_backwards(demo: Store, emulator: EmulatorServer, conf
     second = run_tap(config, state=first.last_state)
     cursors = [s["bookmarks"]["messages"]["deltas_cursor"] for s in second.states]
     assert cursors == sorted(cursors)
+
+
+def test_requests_identify_the_client_as_tap_convex(demo: Store, emulator: EmulatorServer, config: dict[str, Any]) -> None:
+    from tap_convex import __version__
+
+    run_tap(config)
+    clients = {entry["client"] for entry in emulator.requests.entries()}
+    assert clients == {f"tap-convex-{__version__}"}
+
+
+def test_selected_stream_whose_table_was_deleted_is_skipped_with_a_warning(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any], caplog: Any
+) -> None:
+    from tests.tap.harness import discover
+
+    catalog = discover(config)
+    first = run_tap(config, catalog=catalog)
+    demo.delete_table("products")
+    demo.insert("users", {"name": "still syncing"})
+    second = run_tap(config, state=first.last_state, catalog=catalog)
+    assert "'products' is selected but its table no longer exists" in caplog.text
+    assert [r["name"] for r in second.records("users")] == ["still syncing"]
