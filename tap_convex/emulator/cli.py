@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"convex-emulator: cannot load data: {error}", file=sys.stderr)
         return 2
+    if args.docs or args.load:
+        # Loaded data lives as long as the process: keep full collections from rescanning it.
+        gc.freeze()
     options = ServerOptions(streaming_export_enabled=not args.disable_streaming_export)
     server = EmulatorServer(
         store, host=args.host, port=args.port, admin_key=args.admin_key, options=options

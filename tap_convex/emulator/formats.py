@@ -17,6 +17,7 @@ Wire formats (``format`` argument of ``list_snapshot``/``document_deltas``/``jso
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import math
 import struct
@@ -53,18 +54,28 @@ def parse_format(name: str | None) -> str:
         ) from None
 
 
+_pack_int64 = struct.Struct("<q").pack
+_pack_float64 = struct.Struct("<d").pack
+
+
 def integer_to_base64(value: int) -> str:
     """Little-endian two's-complement base64, the ``$integer`` payload."""
-    return base64.b64encode(struct.pack("<q", value)).decode("ascii")
+    return binascii.b2a_base64(_pack_int64(value), newline=False).decode("ascii")
 
 
 def float_to_base64(value: float) -> str:
     """Little-endian IEEE-754 base64, the ``$float`` payload."""
-    return base64.b64encode(struct.pack("<d", value)).decode("ascii")
+    return binascii.b2a_base64(_pack_float64(value), newline=False).decode("ascii")
 
 
 def _is_special_float(value: float) -> bool:
-    return math.isnan(value) or math.isinf(value) or (value == 0.0 and math.copysign(1.0, value) < 0)
+    """NaN, ±Infinity or -0.0."""
+    return not math.isfinite(value) or (value == 0.0 and math.copysign(1.0, value) < 0)
+
+
+# Types every encoder returns unchanged; containers test them inline to save a call per item.
+_AS_IS = frozenset({str, bool, type(None)})
+_EXPORT_AS_IS = _AS_IS | {int}
 
 
 def _encoded(value: Any) -> Any:
@@ -76,9 +87,11 @@ def _encoded(value: Any) -> Any:
     if kind is float:
         return {"$float": float_to_base64(value)} if _is_special_float(value) else value
     if kind is dict:
-        return {key: _encoded(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _AS_IS else _encoded(item) for key, item in value.items()
+        }
     if kind is list:
-        return [_encoded(item) for item in value]
+        return [item if type(item) in _AS_IS else _encoded(item) for item in value]
     if kind is bytes:
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     raise TypeError(f"not a Convex value: {kind.__name__}")
@@ -97,9 +110,11 @@ def _clean(value: Any) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return value
     if kind is dict:
-        return {key: _clean(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _AS_IS else _clean(item) for key, item in value.items()
+        }
     if kind is list:
-        return [_clean(item) for item in value]
+        return [item if type(item) in _AS_IS else _clean(item) for item in value]
     if kind is bytes:
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"not a Convex value: {kind.__name__}")
@@ -114,9 +129,12 @@ def _export(value: Any) -> Any:
             return {"$float": float_to_base64(value)}
         return value
     if kind is dict:
-        return {key: _export(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _EXPORT_AS_IS else _export(item)
+            for key, item in value.items()
+        }
     if kind is list:
-        return [_export(item) for item in value]
+        return [item if type(item) in _EXPORT_AS_IS else _export(item) for item in value]
     if kind is bytes:
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     raise TypeError(f"not a Convex value: {kind.__name__}")
@@ -130,9 +148,13 @@ def to_wire(value: Any, fmt: str) -> Any:
     return ENCODERS[fmt](value)
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new one each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(wire_value: Any) -> str:
     """Serialize a wire structure; NaN can never leak as a bare token."""
-    return json.dumps(wire_value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(wire_value)
 
 
 _SPECIAL_KEYS = frozenset({"$integer", "$bytes", "$float"})

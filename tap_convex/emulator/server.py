@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tap_convex.emulator import admin, formats, shapes
 from tap_convex.emulator.errors import ConvexError
 from tap_convex.emulator.faults import Fault, FaultPlan
-from tap_convex.emulator.selection import parse_selection_args
+from tap_convex.emulator.selection import EVERYTHING, parse_selection_args
 from tap_convex.emulator.store import Store, StoreConfig
 
 API_ENDPOINTS = {
@@ -41,6 +41,7 @@ class ServerOptions:
     view_data_permitted: bool = True
     legacy_selection_literals: bool = False
     ignore_table_name_alias: bool = False
+    ignore_selection: bool = False  # export everything whatever was asked, like very old servers
 
 
 class RequestLog:
@@ -114,7 +115,10 @@ class EmulatorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: ``stop()`` waits for the loop to notice, 0.5 s by default.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -236,8 +240,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, endpoint: str, query: str, body: bytes) -> None:
         started = time.perf_counter()
-        entry: dict[str, Any] = {"method": method, "endpoint": endpoint, "time": time.time()}
-        status, values = 200, None
+        entry: dict[str, Any] = {
+            "method": method,
+            "endpoint": endpoint,
+            "time": time.time(),
+            "client": self.headers.get("Convex-Client"),
+        }
+        values: int | None = None
         try:
             if endpoint not in API_ENDPOINTS:
                 raise ConvexError(404, "NotFound", f"No route for /api/{endpoint}")
@@ -260,13 +269,20 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             payload, values = self._api_result(endpoint, args)
             fault = self.emulator.faults.take(endpoint)
-            if fault is not None:
-                status = self._misbehave(fault, payload)
-            else:
-                self._send(200, payload)
         except ConvexError as error:
-            status = error.status
+            self._record(entry, error.status, values, started)
             self._send_error(error)
+            return
+        # Log before answering: a client holding its answer must find its request in the log.
+        self._record(entry, 200 if fault is None else _fault_status(fault), values, started)
+        if fault is not None:
+            self._misbehave(fault, payload)
+        else:
+            self._send(200, payload)
+
+    def _record(
+        self, entry: dict[str, Any], status: int, values: int | None, started: float
+    ) -> None:
         entry.update(status=status, values=values, seconds=time.perf_counter() - started)
         self.emulator.requests.record(entry)
 
@@ -304,10 +320,15 @@ class _Handler(BaseHTTPRequestHandler):
             legacy_literals=options.legacy_selection_literals,
             ignore_table_name_alias=options.ignore_table_name_alias,
         )
+        if options.ignore_selection:
+            selection = EVERYTHING
         fmt = formats.parse_format(_optional_str(args, "format"))
         if endpoint == "list_snapshot":
             page = store.list_snapshot(
-                _optional_int(args, "snapshot"), _optional_str(args, "cursor"), selection, fmt
+                _optional_int(args, "snapshot", query=self.command == "GET"),
+                _optional_str(args, "cursor"),
+                selection,
+                fmt,
             )
             text = (
                 '{"values":[' + ",".join(page.values) + '],"snapshot":' + str(page.snapshot)
@@ -315,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
                 + ',"hasMore":' + ("true" if page.has_more else "false") + "}"
             )
             return text.encode("utf-8"), len(page.values)
-        cursor = _optional_int(args, "cursor")
+        cursor = _optional_int(args, "cursor", query=self.command == "GET")
         if cursor is None:
             raise ConvexError(
                 400, "DocumentDeltasCursorRequired", "/api/document_deltas requires a cursor"
@@ -346,8 +367,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return 200
         if fault.kind == "html":
-            status = fault.status if fault.status != 500 else 502
-            page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>".encode()
+            status = _fault_status(fault)
+            reason = self.responses.get(status, ("Error",))[0]
+            page = f"<html><body><h1>{status} {reason}</h1></body></html>".encode()
             self._send(status, page, content_type="text/html")
             return status
         headers = {}
@@ -373,6 +395,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, result)
 
 
+def _fault_status(fault: Fault) -> int:
+    """The status line a fault answers with (``drop``/``slow``/``truncate`` start a 200)."""
+    if fault.kind == "status":
+        return fault.status
+    if fault.kind == "html":
+        return fault.status if fault.status != 500 else 502
+    return 200
+
+
 def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -386,11 +417,12 @@ def _bool_arg(args: dict[str, Any], name: str) -> bool:
     raise ConvexError(400, "BadQueryArgs", f"{name} must be true or false")
 
 
-def _optional_int(args: dict[str, Any], name: str) -> int | None:
+def _optional_int(args: dict[str, Any], name: str, *, query: bool) -> int | None:
+    """An i64 argument: parsed from a query string, but never a JSON string in a POST body."""
     value = args.get(name)
     if value is None:
         return None
-    if isinstance(value, str):
+    if query and isinstance(value, str):
         try:
             return int(value)
         except ValueError:

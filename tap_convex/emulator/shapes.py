@@ -26,7 +26,11 @@ def _observe(shape: Shape, value: Any, id_tables: dict[str, Tablet]) -> None:
     elif kind is int:
         shape["int64"] = True
     elif kind is float:
-        special = math.isnan(value) or math.isinf(value)
+        # -0.0 is special too: upstream gives it its own shape, and the encoded formats send
+        # it as {"$float": ...}, so a plain "number" schema would reject the value.
+        special = math.isnan(value) or math.isinf(value) or (
+            value == 0.0 and math.copysign(1.0, value) < 0
+        )
         shape["float64"] = shape.get("float64", False) or special
     elif kind is str:
         tablet = id_tables.get(value)

@@ -32,6 +32,10 @@ DAY_SECONDS = 24 * 3600
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 TABLES_TABLE = "_tables"
 SYSTEM_WRITES_TABLE = "_scheduled_functions"
+_ID_DIGIT_PAIRS = [ID_ALPHABET[n & 31] + ID_ALPHABET[n >> 5] for n in range(1024)]
+_ID_SHIFTS = tuple(range(0, 160, 10))
+_FORMAT_SLOTS = {formats.CLEAN: 0, formats.ENCODED: 1, formats.EXPORT: 2}
+_LIVE_PATCH_LIMIT = 256  # writes to patch into a tablet's live rows before a rebuild instead
 
 
 @dataclass
@@ -54,16 +58,24 @@ class Revision:
         self.id = doc_id
         self.tablet = tablet
         self.value = value
-        self._rendered: dict[str, str] | None = None
+        # One text per format (see ``_FORMAT_SLOTS``); a tuple of strings is far smaller
+        # than a dict and leaves the garbage collector nothing to track.
+        self._rendered: tuple[str | None, ...] | None = None
 
-    def body(self, fmt: str) -> str:
-        """The document's JSON text in ``fmt``, cached because revisions never change."""
-        if self._rendered is None:
-            self._rendered = {}
-        text = self._rendered.get(fmt)
-        if text is None:
-            text = formats.dumps(formats.to_wire(self.value, fmt))
-            self._rendered[fmt] = text
+    def snapshot_text(self, fmt: str) -> str:
+        """The ``list_snapshot`` value of a live revision in ``fmt``: metadata, then the
+        whole document. Cached, because revisions (and a tablet's names) never change."""
+        slot = _FORMAT_SLOTS[fmt]
+        rendered = self._rendered
+        if rendered is not None:
+            text = rendered[slot]
+            if text is not None:
+                return text
+        body = formats.dumps(formats.to_wire(self.value, fmt))
+        text = self.tablet.meta_prefix + '"_ts":' + str(self.ts) + "," + body[1:]
+        texts = list(rendered or (None, None, None))
+        texts[slot] = text
+        self._rendered = tuple(texts)
         return text
 
 
@@ -81,6 +93,11 @@ class Tablet:
         self._sorted_ids: list[str] = []
         self._unsorted_ids: list[str] = []
         self.version = 0
+        self.last_ts = -1
+        # Ids and latest revisions of the live documents, in id order, once a snapshot has
+        # needed them; ``_live_changes`` lists the ids written since.
+        self._live: tuple[list[str], list[Revision]] | None = None
+        self._live_changes: list[str] = []
         self.shape_cache: tuple[int, dict[str, Any]] | None = None
         self.meta_prefix = (
             '{"_component":' + json.dumps(component) + ',"_table":' + json.dumps(name) + ","
@@ -104,7 +121,14 @@ class Tablet:
             self._unsorted_ids.append(revision.id)
         else:
             history.append(revision)
+        self.last_ts = revision.ts
         self.version += 1
+        if self._live is not None:
+            if len(self._live_changes) < _LIVE_PATCH_LIMIT:
+                self._live_changes.append(revision.id)
+            else:
+                self._live = None  # cheaper to rebuild than to patch
+                self._live_changes = []
 
     def sorted_ids(self) -> list[str]:
         """Document ids in ``by_id`` order, sorting newly added ids lazily."""
@@ -120,16 +144,54 @@ class Tablet:
 
     def visible_after(self, after_id: str, snapshot: int, limit: int) -> list[Revision]:
         """Up to ``limit`` documents live at ``snapshot`` with id greater than ``after_id``."""
+        if snapshot >= self.last_ts:
+            # Nothing newer than the snapshot: the live rows are the latest revisions.
+            live_ids, live_rows = self._live_rows()
+            position = bisect.bisect_right(live_ids, after_id)
+            return live_rows[position : position + max(limit, 0)]
         ids = self.sorted_ids()
         position = bisect.bisect_right(ids, after_id)
         found: list[Revision] = []
         revisions = self.revisions
-        while position < len(ids) and len(found) < limit:
-            revision = _latest_at(revisions[ids[position]], snapshot)
-            if revision is not None and revision.value is not None:
-                found.append(revision)
-            position += 1
+        while len(found) < limit and position < len(ids):
+            # A slice no longer than the rows still wanted cannot overshoot ``limit``.
+            chunk = ids[position : position + limit - len(found)]
+            position += len(chunk)
+            for doc_id in chunk:
+                history = revisions[doc_id]
+                revision = history[-1]
+                if revision.ts > snapshot:
+                    revision = _latest_at(history, snapshot)
+                    if revision is None:
+                        continue
+                if revision.value is not None:
+                    found.append(revision)
         return found
+
+    def _live_rows(self) -> tuple[list[str], list[Revision]]:
+        """Ids and latest revisions of the live documents in id order: built once (a pass
+        over every document), then patched with the few ids written since."""
+        revisions = self.revisions
+        if self._live is None:
+            latest = [revisions[doc_id][-1] for doc_id in self.sorted_ids()]
+            rows = [revision for revision in latest if revision.value is not None]
+            self._live = ([revision.id for revision in rows], rows)
+        elif self._live_changes:
+            ids, rows = self._live
+            for doc_id in self._live_changes:
+                revision = revisions[doc_id][-1]
+                position = bisect.bisect_left(ids, doc_id)
+                present = position < len(ids) and ids[position] == doc_id
+                if revision.value is None:
+                    if present:
+                        del ids[position], rows[position]
+                elif present:
+                    rows[position] = revision
+                else:
+                    ids.insert(position, doc_id)
+                    rows.insert(position, revision)
+        self._live_changes = []
+        return self._live
 
     def live_values(self) -> Iterator[dict[str, Any]]:
         for history in self.revisions.values():
@@ -204,12 +266,9 @@ class Store:
 
     def _new_document_id(self) -> str:
         while True:
+            # 32 base-32 digits of 160 random bits, least significant first, two at a time.
             bits = self._rng.getrandbits(160)
-            chars = []
-            for _ in range(32):
-                chars.append(ID_ALPHABET[bits & 31])
-                bits >>= 5
-            doc_id = "".join(chars)
+            doc_id = "".join([_ID_DIGIT_PAIRS[(bits >> shift) & 1023] for shift in _ID_SHIFTS])
             if doc_id not in self._doc_tablet:
                 return doc_id
 
@@ -307,8 +366,8 @@ class Store:
     def _create_tablet(self, component: str, table: str) -> Tablet:
         if not is_table_name(table):
             raise ValueError(f"invalid table name {table!r}")
-        if component not in self._components:
-            self.add_component(component)
+        if not is_component_path(component):
+            raise ValueError(f"invalid component path {component!r}")
         tablet = Tablet(self._new_tablet_id(), component, table, created_ts=-1)
         return tablet
 
@@ -317,6 +376,8 @@ class Store:
         rows: list[Revision] = []
         for tablet in new_tablets:
             tablet.created_ts = ts
+            # Registered only now, so a rolled-back transaction leaves no component behind.
+            self._components.setdefault(tablet.component, True)
             self._active[(tablet.component, tablet.name)] = tablet
             bisect.insort(self._tablets_by_id, tablet, key=lambda t: t.tablet_id)
             rows.append(self._system_row(ts, TABLES_TABLE))
@@ -374,7 +435,11 @@ class Store:
             after = after_id if tablet.tablet_id == start_tablet else ""
             limit = self.config.snapshot_page_limit
             rows = tablet.visible_after(after, snapshot, limit)
-            values = [_render(row, chosen, fmt, deleted=None) for row in rows]
+            if chosen is ALL_COLUMNS or chosen.is_all_columns:
+                # ``_render`` inlined for the common case: every row is a live document.
+                values = [row.snapshot_text(fmt) for row in rows]
+            else:
+                values = [_render(row, chosen, fmt, deleted=None) for row in rows]
             if len(rows) == limit:
                 return SnapshotPage(values, snapshot, _snapshot_cursor(tablet, rows[-1].id), True)
             if len(tablets) > 1:
@@ -539,7 +604,10 @@ class Transaction:
             doc_id = self._store._new_document_id()
         elif doc_id in self._store._doc_tablet or doc_id in self._writes:
             raise ValueError(f"document id {doc_id!r} already exists")
-        value = {"_id": doc_id, **{k: v for k, v in document.items() if k != "_id"}}
+        if "_id" in document:
+            value = {"_id": doc_id, **{k: v for k, v in document.items() if k != "_id"}}
+        else:
+            value = {"_id": doc_id, **document}
         self._writes[doc_id] = (tablet, value)
         self._inserted.add(doc_id)
         return doc_id
@@ -633,6 +701,11 @@ def _render(row: Revision, chosen: TableSelection, fmt: str, *, deleted: bool | 
     if row.value is None:
         return head + '"_id":' + json.dumps(row.id) + "}"
     if chosen is ALL_COLUMNS or chosen.is_all_columns:
-        return head + row.body(fmt)[1:]
+        text = row.snapshot_text(fmt)
+        if deleted is None:
+            return text
+        # The cached text is the head without ``_deleted``, then the document's fields.
+        ts_end = len(tablet.meta_prefix) + len('"_ts":') + len(str(row.ts)) + 1
+        return head + text[ts_end:]
     kept = {name: item for name, item in row.value.items() if chosen.includes_column(name)}
     return head + formats.dumps(formats.to_wire(kept, fmt))[1:]
