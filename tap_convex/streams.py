@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_convex.convert import RecordConverter
 from tap_convex.discovery import TableInfo
@@ -42,6 +44,7 @@ class ConvexTableStream(Stream):
     def __init__(self, tap: TapConvex, info: TableInfo) -> None:
         super().__init__(tap, schema=info.schema, name=info.stream_name)
         self.info = info
+        self._plain_output: bool | None = None
         self.converter = RecordConverter(info.number_only_fields, list(info.schema["properties"]))
 
     @property
@@ -90,9 +93,26 @@ class ConvexTableStream(Stream):
     def write_schema(self) -> None:
         self._write_schema_message()
 
-    def write_record(self, record: dict[str, Any], version: int | None) -> None:
-        self._stream_version = version
-        self._write_record_message(record)
+    def write_record(self, record: dict[str, Any], version: int | None, extracted_at: datetime) -> None:
+        """Write one record; without maps, flattening or deselected fields, skip the SDK's
+        per-record transforms (the converter already built a record that fits the schema)."""
+        if self._plain_output is None:
+            self._plain_output = (
+                len(self.stream_maps) == 1
+                and type(self.stream_maps[0]) is SameRecordTransform
+                and not self.stream_maps[0].flattening_enabled
+                and all(self.mask.values())
+            )
+        if self._plain_output:
+            self._tap.write_message(
+                singer.RecordMessage(
+                    stream=self.name, record=record, version=version, time_extracted=extracted_at
+                )
+            )
+            self.state_manager.is_flushed = False
+        else:
+            self._stream_version = version
+            self._write_record_message(record)
 
     def activate_version(self, version: int) -> None:
         self._write_activate_version_message(version)

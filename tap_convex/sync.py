@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timezone
 from itertools import groupby
 from typing import Any
 
@@ -98,12 +99,14 @@ class SyncEngine:
                     "in the middle of a walk; the deployment is not behaving as Convex does."
                 )
             snapshot = page.snapshot
+            extracted_at = datetime.now(timezone.utc)
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
                 stream = self._streams.get(key) if key in versions else None
                 if stream is None:
                     continue
-                stream.write_record(stream.converter.document(value, deleted=False), versions[key])
+                record = stream.converter.document(value, deleted=False)
+                stream.write_record(record, versions[key], extracted_at)
                 counts[key] += 1
             if page.has_more:
                 cursor = page.cursor
@@ -144,6 +147,7 @@ class SyncEngine:
                 raise ProtocolError(
                     f"document_deltas moved the cursor backwards, from {cursor} to {page.cursor}."
                 )
+            extracted_at = datetime.now(timezone.utc)
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
                 stream = self._streams.get(key)
@@ -156,7 +160,8 @@ class SyncEngine:
                 if ts <= mark.deltas_cursor:
                     continue  # this stream already has it (it was snapshotted later)
                 deleted = value.get("_deleted") is True
-                stream.write_record(stream.converter.document(value, deleted), mark.table_version)
+                record = stream.converter.document(value, deleted)
+                stream.write_record(record, mark.table_version, extracted_at)
                 records += 1
             cursor = page.cursor
             for key in keys:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_convex.client import ConvexClient
 from tap_convex.discovery import discover_tables
 from tap_convex.errors import TapConvexError
+from tap_convex.output import CheckpointFlushingWriter
 from tap_convex.settings import CONFIG_SCHEMA, Settings
 from tap_convex.streams import ConvexTableStream
 from tap_convex.sync import SyncEngine
@@ -32,7 +32,7 @@ class TapConvex(Tap):
     package_name = "tap-convex"
     dynamic_catalog = True
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = CheckpointFlushingWriter
     # No BATCH: records of all streams come from one shared walk, written as RECORD messages.
     capabilities = [
         TapCapabilities.CATALOG,
