@@ -1,0 +1,1 @@
+"""Singer target that lands streams as Parquet."""

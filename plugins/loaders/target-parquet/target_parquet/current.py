@@ -1,0 +1,305 @@
+"""Mode `current`: one row per key, the latest by `_ts`, published as whole generations.
+
+Layout below ``<root>/<stream>/current/``::
+
+    gen=<load_id>/part-00000.parquet   the whole table as of that commit
+    gen=<load_id>/tombstones.arrow     hard_delete only: (key, `_ts`) of removed rows
+    _latest.json                       pointer and manifest: the generation to read
+
+Each commit reads the published generation, applies the batch in memory, writes a new
+generation and then replaces ``_latest.json`` atomically: readers that follow the
+pointer see the old table or the new one, never a mix. Older generations are removed
+after the switch; the one just replaced is kept for readers still scanning it.
+
+Rules: an event replaces the stored row only if its `_ts` is newer (equal or older
+events are late or replayed and ignored; at equal `_ts` a higher table version wins, so
+a re-snapshot confirms the rows it still holds). A delete keeps the row with its last-known
+values and sets `_deleted`/`_deleted_at`, or removes it with `hard_delete`, remembering
+a tombstone so that late events cannot resurrect it. `ACTIVATE_VERSION(v)` retires rows
+whose `_sdc_table_version` is below v (or null) the same way. Streams without `_ts`
+order by arrival; streams without `_id` use their key properties.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from target_parquet.errors import TargetError
+from target_parquet.landing import (
+    BATCHED_AT,
+    DELETED,
+    DELETED_AT,
+    LANDING_KINDS,
+    LOAD_ID,
+    SDC_DELETED_AT,
+    STAMPED_KINDS,
+    TABLE_VERSION,
+    Batch,
+    stamp,
+    ts_range,
+)
+from target_parquet.storage import LoadIds, Storage
+from target_parquet.types import TIMESTAMP, convert_array
+
+POINTER = "current/_latest.json"
+_TOMB_TS = "__tomb_ts"
+_SRC, _ROW = "__src", "__row"
+#: Columns that describe the event rather than the document: a soft delete takes these
+#: from the delete event and every other column from the last row that had values.
+_EVENT_COLUMNS = {"_ts", SDC_DELETED_AT, *LANDING_KINDS}
+
+
+class CurrentTable:
+    """The materialised current state of one stream."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        stream: str,
+        load_ids: LoadIds,
+        compression: str,
+        *,
+        hard_delete: bool,
+    ) -> None:
+        self._storage = storage
+        self._stream = stream
+        self._load_ids = load_ids
+        self._compression = compression
+        self._hard_delete = hard_delete
+        self._pointer = storage.read_json(self._rel(POINTER)) or {}
+        self.columns: dict[str, str] = self._pointer.get("columns", {})
+
+    def commit(self, batch: Batch) -> None:
+        """Apply the batch to the published table and publish the result."""
+        load_id, batched_at = self._load_ids.new()
+        keys = ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
+        missing = [key for key in keys if key not in batch.table.column_names]
+        if not keys or missing:
+            raise TargetError(
+                f"stream '{self._stream}': mode 'current' needs `_id` or key properties "
+                f"present in the schema (missing: {missing or 'no key'})"
+            )
+        columns = {
+            **self.columns,
+            **batch.kinds,
+            **STAMPED_KINDS,
+            DELETED: LANDING_KINDS[DELETED],
+            DELETED_AT: LANDING_KINDS[DELETED_AT],
+        }
+        merge = _Merge(keys, self._hard_delete, load_id, batched_at)
+        stored, merge.tombstones = self._read(columns)
+        rows = _with_delete_columns(stamp(batch.table, load_id, batched_at), batched_at)
+        start = 0
+        for position, version in [*batch.activations, (rows.num_rows, None)]:
+            stored = merge.apply(stored, rows.slice(start, position - start))
+            start = position
+            if version is not None:
+                stored = merge.retire(stored, version)
+        self._publish(stored, merge, columns, load_id, batched_at, batch.activations)
+
+    def _read(self, columns: dict[str, str]) -> tuple[pa.Table | None, pa.Table | None]:
+        """The published table in today's column kinds, and its tombstones."""
+        if not self._pointer:
+            return None, None
+        parts = [self._storage.read_table(self._rel(f["path"])) for f in self._pointer["files"]]
+        table = pa.concat_tables(parts) if parts else None
+        if table is not None:
+            for name, old_kind in self._pointer["columns"].items():
+                if name in table.column_names and columns[name] != old_kind:
+                    index = table.column_names.index(name)
+                    converted = convert_array(table[name], old_kind, columns[name])
+                    table = table.set_column(index, name, converted)
+        tombstones = self._pointer.get("tombstones")
+        return table, self._storage.read_ipc(self._rel(tombstones)) if tombstones else None
+
+    def _publish(
+        self,
+        table: pa.Table,
+        merge: _Merge,
+        columns: dict[str, str],
+        load_id: str,
+        batched_at: datetime.datetime,
+        activations: list[tuple[int, int]],
+    ) -> None:
+        generation = f"current/gen={load_id}"
+        path = f"{generation}/part-00000.parquet"
+        size = self._storage.write_table(self._rel(path), table, self._compression)
+        tombstones = None
+        if merge.tombstones is not None and merge.tombstones.num_rows:
+            tombstones = f"{generation}/tombstones.arrow"
+            self._storage.write_ipc(self._rel(tombstones), merge.tombstones)
+        min_ts, max_ts = ts_range(table)
+        table_version = pc.max(table[TABLE_VERSION]).as_py() if table.num_rows else None
+        activated = [version for _, version in activations]
+        previous = self._pointer.get("generation")
+        self._pointer = {
+            "format": 1,
+            "mode": "current",
+            "stream": self._stream,
+            "load_id": load_id,
+            "committed_at": batched_at.isoformat(),
+            "generation": generation,
+            "files": [{"path": path, "rows": table.num_rows, "bytes": size}],
+            "tombstones": tombstones,
+            "rows": table.num_rows,
+            "deleted_rows": pc.sum(table[DELETED]).as_py() or 0,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "table_version": table_version,
+            "activated_version": max([*activated, self._pointer.get("activated_version") or 0])
+            or None,
+            "columns": {name: columns[name] for name in table.column_names if name in columns},
+        }
+        self._storage.write_json(self._rel(POINTER), self._pointer)
+        self.columns = self._pointer["columns"]
+        keep = {generation.split("/")[1], (previous or "").split("/")[-1]}
+        for name in self._storage.list(self._rel("current")):
+            if name.startswith("gen=") and name not in keep:
+                self._storage.delete_dir(self._rel(f"current/{name}"))
+
+    def _rel(self, path: str) -> str:
+        return f"{self._stream}/{path}"
+
+
+class _Merge:
+    """Applies events and activations to an in-memory table (see the module docstring)."""
+
+    def __init__(
+        self, keys: list[str], hard_delete: bool, load_id: str, at: datetime.datetime
+    ) -> None:
+        self.keys = keys
+        self.hard_delete = hard_delete
+        self.load_id = load_id
+        self.at = at
+        self.tombstones: pa.Table | None = None
+
+    def apply(self, stored: pa.Table | None, events: pa.Table) -> pa.Table:
+        """Merge events into the stored rows: per key, the newest wins."""
+        has_ts = "_ts" in events.column_names
+        if has_ts and self.tombstones is not None:
+            events = self._drop_buried(events)
+        if stored is None:
+            stored = events.slice(0, 0)
+        combined = pa.concat_tables([_tag(stored, 0), _tag(events, 1)], promote_options="default")
+        combined = combined.append_column(_ROW, pa.array(range(combined.num_rows), pa.int64()))
+        # Equal `_ts`: a newer table version wins (a re-snapshot confirms the row), then
+        # the stored row (a replay changes nothing). Without `_ts` the later arrival wins.
+        order = [(key, "ascending") for key in self.keys]
+        if has_ts:
+            order += [("_ts", "descending"), (TABLE_VERSION, "descending"), (_SRC, "ascending")]
+        else:
+            order += [(_SRC, "descending")]
+        combined = combined.take(
+            pc.sort_indices(combined, sort_keys=[*order, (_ROW, "descending")])
+        )
+        winners = combined.filter(_first_per_key(combined, self.keys))
+        fresh_delete = pc.and_(winners[DELETED], pc.equal(winners[_SRC], 1))
+        live = winners.filter(pc.invert(fresh_delete))
+        deletes = winners.filter(fresh_delete)
+        if not self.hard_delete and deletes.num_rows:
+            carriers = combined.filter(
+                pc.or_(pc.equal(combined[_SRC], 0), pc.invert(combined[DELETED]))
+            )
+            carriers = carriers.filter(_first_per_key(carriers, self.keys))
+            deletes = _keep_last_values(deletes, carriers, self.keys)
+        result = pa.concat_tables([live, deletes], promote_options="default")
+        result = result.drop_columns([_SRC, _ROW])
+        if self.hard_delete:
+            result = self._bury(result, result[DELETED])
+        return result.take(pc.sort_indices(result, sort_keys=[(k, "ascending") for k in self.keys]))
+
+    def retire(self, table: pa.Table, version: int) -> pa.Table:
+        """Retire rows of versions older than `version` (ACTIVATE_VERSION)."""
+        old = pc.and_(
+            pc.or_kleene(pc.is_null(table[TABLE_VERSION]), pc.less(table[TABLE_VERSION], version)),
+            pc.invert(table[DELETED]),
+        )
+        if self.hard_delete:
+            return self._bury(table, old)
+        changes = {
+            DELETED: pa.scalar(True),
+            DELETED_AT: pa.scalar(self.at, TIMESTAMP),
+            BATCHED_AT: pa.scalar(self.at, TIMESTAMP),
+            LOAD_ID: pa.scalar(self.load_id),
+        }
+        for name, value in changes.items():
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, pc.if_else(old, value, table[name]))
+        return table
+
+    def _bury(self, table: pa.Table, condemned: pa.ChunkedArray) -> pa.Table:
+        """Remove condemned rows (hard delete), remembering their keys and `_ts`."""
+        if "_ts" in table.column_names:
+            dead = (
+                table.filter(condemned)
+                .select([*self.keys, "_ts"])
+                .rename_columns([*self.keys, _TOMB_TS])
+            )
+            known = [dead] if self.tombstones is None else [self.tombstones, dead]
+            self.tombstones = (
+                pa.concat_tables(known, promote_options="default")
+                .group_by(self.keys, use_threads=False)
+                .aggregate([(_TOMB_TS, "max")])
+                .rename_columns([*self.keys, _TOMB_TS])
+            )
+        return table.filter(pc.invert(condemned))
+
+    def _drop_buried(self, events: pa.Table) -> pa.Table:
+        """Drop events not newer than the tombstone of their key."""
+        rows = events.select([*self.keys, "_ts"]).append_column(
+            _ROW, pa.array(range(events.num_rows), pa.int64())
+        )
+        joined = rows.join(self.tombstones, keys=self.keys, join_type="left outer")
+        alive = pc.or_kleene(
+            pc.is_null(joined[_TOMB_TS]), pc.greater(joined["_ts"], joined[_TOMB_TS])
+        )
+        kept = joined.filter(alive)[_ROW]
+        return events.take(kept.take(pc.sort_indices(kept)))
+
+
+def _tag(table: pa.Table, source: int) -> pa.Table:
+    return table.append_column(_SRC, pa.array([source] * table.num_rows, pa.int8()))
+
+
+def _first_per_key(table: pa.Table, keys: list[str]) -> pa.Array:
+    """Mask of the first row of each run of equal keys in a key-sorted table."""
+    if table.num_rows == 0:
+        return pa.array([], pa.bool_())
+    changed = pa.array([False] * (table.num_rows - 1), pa.bool_())
+    for key in keys:
+        column = table[key].combine_chunks()
+        changed = pc.or_(changed, pc.not_equal(column[1:], column[:-1]))
+    return pa.concat_arrays([pa.array([True]), changed])
+
+
+def _with_delete_columns(table: pa.Table, at: datetime.datetime) -> pa.Table:
+    """Add `_deleted` (non-null) and `_deleted_at` to incoming events."""
+    deleted = pa.array([False] * table.num_rows, pa.bool_())
+    if DELETED in table.column_names:
+        if pa.types.is_boolean(table.schema.field(DELETED).type):
+            deleted = pc.fill_null(table[DELETED], False)
+        table = table.drop_columns([DELETED])
+    at_scalar = pa.scalar(at, TIMESTAMP)
+    deleted_at = at_scalar
+    if SDC_DELETED_AT in table.column_names:
+        marked_at = table[SDC_DELETED_AT]
+        deleted = pc.or_(deleted, pc.is_valid(marked_at))
+        if marked_at.type == TIMESTAMP:
+            deleted_at = pc.coalesce(marked_at, at_scalar)
+    deleted_at = pc.if_else(deleted, deleted_at, pa.scalar(None, TIMESTAMP))
+    table = table.append_column(pa.field(DELETED, pa.bool_(), nullable=False), deleted)
+    return table.append_column(pa.field(DELETED_AT, TIMESTAMP), deleted_at.cast(TIMESTAMP))
+
+
+def _keep_last_values(deletes: pa.Table, carriers: pa.Table, keys: list[str]) -> pa.Table:
+    """Soft deletes: event columns from the delete, the rest from the last known row."""
+    event = [name for name in deletes.column_names if name in _EVENT_COLUMNS or name in keys]
+    event += [_SRC, _ROW]
+    values = [name for name in carriers.column_names if name not in event]
+    joined = deletes.select(event).join(
+        carriers.select([*keys, *values]), keys=keys, join_type="left outer"
+    )
+    return joined.select(deletes.column_names)

@@ -1,0 +1,96 @@
+"""What the sink hands to a landing mode, and the columns every landed row carries."""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from target_parquet.types import TIMESTAMP
+
+EXTRACTED_AT = "_sdc_extracted_at"
+BATCHED_AT = "_sdc_batched_at"
+TABLE_VERSION = "_sdc_table_version"
+LOAD_ID = "_load_id"
+RECEIVED_AT = "_sdc_received_at"
+SEQUENCE = "_sdc_sequence"
+SYNC_STARTED_AT = "_sdc_sync_started_at"
+DELETED = "_deleted"
+DELETED_AT = "_deleted_at"
+SDC_DELETED_AT = "_sdc_deleted_at"
+
+#: Names the target fills itself; a SCHEMA property of the same name is ignored.
+RESERVED = frozenset(
+    {
+        EXTRACTED_AT,
+        BATCHED_AT,
+        TABLE_VERSION,
+        LOAD_ID,
+        RECEIVED_AT,
+        SEQUENCE,
+        SYNC_STARTED_AT,
+        DELETED_AT,
+    }
+)
+
+#: Kinds of the landing columns, recorded in manifests next to the user columns.
+#: `_deleted` and `_deleted_at` are landing columns of mode `current` only.
+LANDING_KINDS = {
+    EXTRACTED_AT: "timestamp",
+    BATCHED_AT: "timestamp",
+    TABLE_VERSION: "integer",
+    LOAD_ID: "string",
+    RECEIVED_AT: "timestamp",
+    SEQUENCE: "integer",
+    SYNC_STARTED_AT: "integer",
+    DELETED: "boolean",
+    DELETED_AT: "timestamp",
+}
+STAMPED_KINDS = {BATCHED_AT: LANDING_KINDS[BATCHED_AT], LOAD_ID: LANDING_KINDS[LOAD_ID]}
+
+
+@dataclass
+class Batch:
+    """Rows of one stream ready to commit, plus the ACTIVATE_VERSIONs seen among them.
+
+    `activations` holds (row position, version): the version was activated after the
+    rows before that position arrived, so modes can apply it in message order.
+    """
+
+    table: pa.Table
+    kinds: dict[str, str]
+    key_properties: list[str]
+    activations: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Landing(t.Protocol):
+    """A landing mode for one stream."""
+
+    columns: dict[str, str]
+    """Every column landed so far for the stream, by name, with its (widest) kind."""
+
+    def commit(self, batch: Batch) -> None:
+        """Make the batch durable and visible as one unit."""
+
+
+def stamp(table: pa.Table, load_id: str, batched_at: datetime.datetime) -> pa.Table:
+    """Add the per-commit lineage columns `_sdc_batched_at` and `_load_id`."""
+    rows = table.num_rows
+    table = table.append_column(
+        pa.field(BATCHED_AT, TIMESTAMP, nullable=False),
+        pa.array([batched_at] * rows, TIMESTAMP),
+    )
+    return table.append_column(
+        pa.field(LOAD_ID, pa.string(), nullable=False), pa.array([load_id] * rows, pa.string())
+    )
+
+
+def ts_range(table: pa.Table) -> tuple[int | None, int | None]:
+    """Min and max of `_ts`, or (None, None) when the stream has no `_ts`."""
+    if "_ts" not in table.column_names or table.num_rows == 0:
+        return None, None
+    bounds = pc.min_max(table["_ts"]).as_py()
+    return bounds["min"], bounds["max"]

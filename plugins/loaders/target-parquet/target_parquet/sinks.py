@@ -1,0 +1,181 @@
+"""The sink: buffers records of one stream and turns them into typed Arrow batches."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from itertools import repeat
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
+from singer_sdk.sinks import BatchSink
+
+from target_parquet.errors import RecordError
+from target_parquet.landing import (
+    EXTRACTED_AT,
+    LANDING_KINDS,
+    RECEIVED_AT,
+    RESERVED,
+    SEQUENCE,
+    SYNC_STARTED_AT,
+    TABLE_VERSION,
+    Batch,
+    Landing,
+)
+from target_parquet.types import TIMESTAMP, BadValue, Column, column_array, kind_of, widen
+
+if t.TYPE_CHECKING:
+    from target_parquet.target import TargetParquet
+
+#: The identity of a change event: never null, like key properties.
+_IDENTITY = ("_id", "_ts")
+
+
+class ParquetSink(BatchSink):
+    """Collects records and message metadata; a drain commits them as one batch."""
+
+    MAX_SIZE_DEFAULT = 100_000
+    _META: t.ClassVar[dict[str, str]] = {EXTRACTED_AT: "extracted", TABLE_VERSION: "versions"}
+
+    def __init__(
+        self,
+        target: TargetParquet,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self._landing: Landing = target.landing_for(stream_name)
+        self._full_metadata = bool(self.config.get("add_record_metadata"))
+        self._sync_started_at = target.initialized_at
+        self._columns = [
+            Column(name, *kind_of(prop))
+            for name, prop in self.schema.get("properties", {}).items()
+            if name not in RESERVED
+        ]
+        self._must_have = {*self.key_properties, *_IDENTITY}
+
+    # The SDK passes the RECORD message (time_extracted, version) only to the metadata
+    # hook, and strips `_sdc_deleted_at` otherwise: so metadata is always "on" here and
+    # the hooks below decide what lands.
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Always route records through `_add_sdc_metadata_to_record`."""
+        return True
+
+    @property
+    def validate_schema(self) -> bool:
+        """Per-record JSON-schema validation is opt-in: values are checked per column."""
+        return bool(self.config.get("validate_records", False))
+
+    def _add_sdc_metadata_to_schema(self) -> None:
+        """Landing columns are typed by the sink, not added to the JSON schema."""
+
+    def start_batch(self, context: dict) -> None:
+        """Per-record message metadata is kept beside the records, in arrival order."""
+        context.update(records=[], extracted=[], versions=[], received=[], activations=[])
+
+    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+        context["extracted"].append(message.get("time_extracted"))
+        context["versions"].append(message.get("version"))
+        if self._full_metadata:
+            context["received"].append(time.time_ns() // 1000)
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Validate only if asked; date-times are parsed per column at commit."""
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                path = getattr(exc.__cause__, "absolute_path", None) or ["(record)"]
+                field = ".".join(str(part) for part in path)
+                raise RecordError(self.stream_name, field, str(exc)) from exc
+        return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        """Name the stream and key in the SDK's missing-key error."""
+        for key in self.key_properties:
+            if key not in record:
+                raise MissingKeyPropertiesError(
+                    f"stream '{self.stream_name}', field '{key}': key property missing from record"
+                )
+
+    def activate_version(self, new_version: int) -> None:
+        """Apply ACTIVATE_VERSION after the records that preceded it (at commit)."""
+        context = self._pending_batch
+        if context is None or not context.get("records"):
+            self._landing.commit(self._batch([], {}, [(0, new_version)]))
+            return
+        context["activations"].append((len(context["records"]), new_version))
+
+    def process_batch(self, context: dict) -> None:
+        """Commit the drained records (and activations) through the landing mode."""
+        self._landing.commit(self._batch(context["records"], context, context["activations"]))
+
+    def _batch(
+        self, records: list[dict], context: dict, activations: list[tuple[int, int]]
+    ) -> Batch:
+        columns = [
+            Column(c.name, widen(self._landing.columns.get(c.name, c.kind), c.kind), c.nullable)
+            for c in self._columns
+        ]
+        fields, arrays = [], []
+        for column in columns:
+            values = list(map(dict.get, records, repeat(column.name)))
+            field, array = self._build(column, values, records)
+            fields.append(field)
+            arrays.append(array)
+        for name in (EXTRACTED_AT, TABLE_VERSION):
+            column = Column(name, LANDING_KINDS[name])
+            field, array = self._build(column, context.get(self._META[name], []), records)
+            fields.append(field)
+            arrays.append(array)
+            columns.append(column)
+        if self._full_metadata:
+            micros = pa.array(context.get("received", []), pa.int64())
+            for name, array in (
+                (RECEIVED_AT, micros.cast(TIMESTAMP)),
+                (SEQUENCE, pc.divide(micros, 1000)),
+                (SYNC_STARTED_AT, pa.array([self._sync_started_at] * len(micros), pa.int64())),
+            ):
+                fields.append(pa.field(name, array.type))
+                arrays.append(array)
+                columns.append(Column(name, LANDING_KINDS[name]))
+        return Batch(
+            table=pa.Table.from_arrays(arrays, schema=pa.schema(fields)),
+            kinds={column.name: column.kind for column in columns},
+            key_properties=list(self.key_properties),
+            activations=activations,
+        )
+
+    def _build(
+        self, column: Column, values: list, records: list[dict]
+    ) -> tuple[pa.Field, pa.Array]:
+        """One typed column; a value that does not fit names stream, field and record."""
+        try:
+            array = column_array(values, column.kind)
+        except BadValue as exc:
+            raise RecordError(
+                self.stream_name, column.name, f"{exc} ({self._describe(records, exc.index)})"
+            ) from exc
+        field = column.field
+        if array.null_count and column.name in self._must_have:
+            first = next(i for i, value in enumerate(values) if value is None)
+            raise RecordError(
+                self.stream_name,
+                column.name,
+                f"missing or null but required ({self._describe(records, first)})",
+            )
+        if array.null_count and not column.nullable:
+            # Absent optional properties are valid JSON; the file's column allows null.
+            field = field.with_nullable(True)
+        return field, array
+
+    def _describe(self, records: list[dict], index: int) -> str:
+        record = records[index] if index < len(records) else {}
+        keys = [k for k in ("_id", *self.key_properties) if record.get(k) is not None]
+        if keys:
+            return ", ".join(f"{k}={record[k]!r}" for k in dict.fromkeys(keys))
+        return f"record {index + 1} of the batch"

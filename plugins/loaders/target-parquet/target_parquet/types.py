@@ -1,0 +1,253 @@
+"""JSON Schema → Arrow columns: type mapping, value coercion and widening.
+
+Columns are typed from the SCHEMA message, never inferred from values. Each column has a
+*kind*; the kind fixes both the Arrow type and how raw JSON values are coerced:
+
+=========  ======================  ==================================================
+kind       Arrow type              JSON schema
+=========  ======================  ==================================================
+integer    int64                   ``integer``
+number     float64                 ``number`` (also ``["integer", "number"]``)
+boolean    bool                    ``boolean``
+string     string                  ``string``
+timestamp  timestamp[us, UTC]      ``string`` + ``format: date-time``
+binary     binary (decoded)        ``string`` + ``contentEncoding: base64``
+json       string (JSON text)      ``object``, ``array``, several types, ``{}``, ``anyOf``…
+text       string                  only from widening: strings as-is, other scalars as
+                                   their JSON literal (``1.5``, ``true``)
+=========  ======================  ==================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import decimal
+import typing as t
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import msgspec
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "string": pa.string(),
+    "text": pa.string(),
+    "json": pa.string(),
+    "timestamp": TIMESTAMP,
+    "binary": pa.binary(),
+}
+
+_SCALAR_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
+_TEXT_COMPATIBLE = {"string", "text", "integer", "number", "boolean", "timestamp"}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _encode_default(obj: t.Any) -> t.Any:  # noqa: ANN401
+    if isinstance(obj, (datetime.datetime, datetime.date)):
+        return obj.isoformat()
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
+_json = msgspec.json.Encoder(enc_hook=_encode_default, decimal_format="number")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One Parquet column: its name, kind and whether the schema allows null."""
+
+    name: str
+    kind: str
+    nullable: bool = True
+
+    @property
+    def field(self) -> pa.Field:
+        """The Arrow field for this column."""
+        return pa.field(self.name, ARROW_TYPES[self.kind], nullable=self.nullable)
+
+
+def kind_of(prop: t.Any) -> tuple[str, bool]:  # noqa: ANN401
+    """Return (kind, nullable) for one JSON-schema property."""
+    if not isinstance(prop, Mapping) or {"anyOf", "oneOf", "allOf"} & prop.keys():
+        return "json", True
+    types = prop.get("type")
+    if types is None:
+        return "json", True
+    types = [types] if isinstance(types, str) else list(types)
+    nullable = "null" in types
+    concrete = {name for name in types if name != "null"}
+    if concrete == {"integer", "number"}:
+        concrete = {"number"}
+    if len(concrete) != 1:
+        return "json", True
+    (name,) = concrete
+    if name == "string":
+        if prop.get("format") == "date-time":
+            return "timestamp", nullable
+        if prop.get("contentEncoding") == "base64":
+            return "binary", nullable
+        return "string", nullable
+    return _SCALAR_TYPES.get(name, "json"), nullable
+
+
+def widen(old: str, new: str) -> str:
+    """Return a kind that holds values of both kinds without loss (see README)."""
+    if old == new:
+        return old
+    if {old, new} == {"integer", "number"}:
+        return "number"
+    if {old, new} <= _TEXT_COMPATIBLE:
+        return "text"
+    return "json"
+
+
+class BadValue(Exception):
+    """Raised with the position of the first value a column cannot hold."""
+
+    def __init__(self, index: int, value: t.Any, kind: str) -> None:  # noqa: ANN401
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"expected {kind}, got {shown}")
+        self.index = index
+
+
+# Fast paths build a whole column at once and must raise on anything imperfect;
+# a failure falls back to per-value coercion, which finds and names the bad value.
+
+
+def _fast_integer(values: list) -> pa.Array:
+    array = pa.array(values)
+    if array.type not in (pa.int64(), pa.null()):
+        raise TypeError(array.type)
+    return array.cast(pa.int64())
+
+
+def _fast_number(values: list) -> pa.Array:
+    array = pa.array([float(v) if v.__class__ is decimal.Decimal else v for v in values])
+    if array.type not in (pa.float64(), pa.int64(), pa.null()):
+        raise TypeError(array.type)
+    return array.cast(pa.float64(), safe=False)
+
+
+def _fast_timestamp(values: list) -> pa.Array:
+    nanos = pa.array(values, pa.string()).cast(pa.timestamp("ns", tz="UTC"))
+    return nanos.cast(TIMESTAMP, safe=False)
+
+
+def _coerce_integer(value: t.Any) -> int:  # noqa: ANN401
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral():
+        value = int(value)
+    if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(value)
+    return value
+
+
+def _coerce_number(value: t.Any) -> float:  # noqa: ANN401
+    if type(value) not in (int, float, decimal.Decimal):
+        raise ValueError(value)
+    return float(value)
+
+
+def _coerce_boolean(value: t.Any) -> bool:  # noqa: ANN401
+    if type(value) is not bool:
+        raise ValueError(value)
+    return value
+
+
+def _coerce_string(value: t.Any) -> str:  # noqa: ANN401
+    if type(value) is not str:
+        raise ValueError(value)
+    return value
+
+
+def _coerce_timestamp(value: t.Any) -> datetime.datetime:  # noqa: ANN401
+    if isinstance(value, datetime.datetime):
+        parsed = value
+    else:
+        text = _coerce_string(value)
+        parsed = datetime.datetime.fromisoformat(
+            text[:-1] + "+00:00" if text.endswith("Z") else text
+        )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _coerce_binary(value: t.Any) -> bytes:  # noqa: ANN401
+    if isinstance(value, bytes):
+        return value
+    return base64.b64decode(_coerce_string(value), validate=True)
+
+
+def _coerce_json(value: t.Any) -> bytes:  # noqa: ANN401
+    return _json.encode(value)
+
+
+def _coerce_text(value: t.Any) -> str | bytes:  # noqa: ANN401
+    if type(value) is str:
+        return value
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if type(value) in (bool, int, float, decimal.Decimal):
+        return _json.encode(value)
+    raise ValueError(value)
+
+
+_FAST: dict[str, Callable[[list], pa.Array]] = {
+    "integer": _fast_integer,
+    "number": _fast_number,
+    "boolean": lambda values: pa.array(values, pa.bool_()),
+    "string": lambda values: pa.array(values, pa.string()),
+    "timestamp": _fast_timestamp,
+}
+
+_COERCE: dict[str, Callable[[t.Any], t.Any]] = {
+    "integer": _coerce_integer,
+    "number": _coerce_number,
+    "boolean": _coerce_boolean,
+    "string": _coerce_string,
+    "timestamp": _coerce_timestamp,
+    "binary": _coerce_binary,
+    "json": _coerce_json,
+    "text": _coerce_text,
+}
+
+_COERCE_ERRORS = (ValueError, TypeError, OverflowError, binascii.Error, msgspec.EncodeError)
+
+
+def column_array(values: list, kind: str) -> pa.Array:
+    """Build one Arrow column of `kind` from raw JSON values (None = null).
+
+    Raises:
+        BadValue: naming the first value that does not fit.
+    """
+    fast = _FAST.get(kind)
+    if fast is not None:
+        try:
+            return fast(values)
+        except (pa.ArrowException, *_COERCE_ERRORS):
+            pass
+    coerce = _COERCE[kind]
+    out: list = []
+    for index, value in enumerate(values):
+        try:
+            out.append(None if value is None else coerce(value))
+        except _COERCE_ERRORS as exc:
+            raise BadValue(index, value, kind) from exc
+    return pa.array(out, ARROW_TYPES[kind])
+
+
+def convert_array(array: pa.Array | pa.ChunkedArray, old: str, new: str) -> pa.Array:
+    """Re-express an already written column in a wider kind (see `widen`)."""
+    if old == new:
+        return array
+    if (old, new) == ("integer", "number"):
+        return array.cast(pa.float64(), safe=False)
+    values = array.to_pylist()
+    if old == "binary":
+        values = [None if v is None else base64.b64encode(v).decode() for v in values]
+    return column_array(values, new)

@@ -1,0 +1,170 @@
+"""Mode `current`: one row per `_id`, the latest by `_ts`, published generation by generation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from parquet_helpers import (
+    activate,
+    by_id,
+    delete,
+    pointer,
+    read_current,
+    run,
+    schema,
+    upsert,
+)
+
+NAME = {"type": ["string", "null"]}
+AGE = {"type": ["integer", "null"]}
+
+
+def current(lake: Path, **settings: object) -> dict:
+    return {"destination_path": str(lake), "mode": "current", **settings}
+
+
+def users(*records: dict) -> list[dict]:
+    return [schema("users", name=NAME, age=AGE), *records]
+
+
+def test_keeps_one_row_per_id_the_latest_by_ts(lake: Path) -> None:
+    run(
+        current(lake),
+        users(
+            upsert("users", "a", 10, name="v1"),
+            upsert("users", "b", 11, name="b"),
+            upsert("users", "a", 30, name="v3"),
+            upsert("users", "a", 20, name="v2"),  # late within the batch
+        ),
+    )
+    run(
+        current(lake),
+        users(upsert("users", "a", 25, name="late"), upsert("users", "b", 11, name="same ts")),
+    )
+    rows = by_id(read_current(lake, "users"))
+    assert sorted(rows) == ["a", "b"]
+    assert (rows["a"]["name"], rows["a"]["_ts"], rows["b"]["name"]) == ("v3", 30, "b")
+
+
+def test_soft_delete_keeps_last_known_values(lake: Path) -> None:
+    run(current(lake), users(upsert("users", "a", 10, name="Ann", age=40)))
+    run(
+        current(lake),
+        users(upsert("users", "a", 11, name="Ann B.", age=41), delete("users", "a", 12)),
+    )
+    row = by_id(read_current(lake, "users"))["a"]
+    assert (row["name"], row["age"], row["_ts"], row["_deleted"]) == ("Ann B.", 41, 12, True)
+    assert row["_deleted_at"].isoformat() == "2026-08-10T10:30:00+00:00"
+    assert pointer(lake, "users")["deleted_rows"] == 1
+
+
+def test_a_newer_event_revives_a_soft_deleted_row(lake: Path) -> None:
+    run(current(lake), users(upsert("users", "a", 10, name="Ann"), delete("users", "a", 11)))
+    run(current(lake), users(upsert("users", "a", 12, name="Back")))
+    row = by_id(read_current(lake, "users"))["a"]
+    assert (row["name"], row["_deleted"], row["_deleted_at"]) == ("Back", False, None)
+
+
+def test_hard_delete_removes_rows_and_late_events_do_not_resurrect_them(lake: Path) -> None:
+    config = current(lake, hard_delete=True)
+    run(config, users(upsert("users", "a", 10, name="Ann"), upsert("users", "b", 10, name="Bob")))
+    run(config, users(delete("users", "a", 20)))
+    run(config, users(upsert("users", "a", 15, name="late replay")))
+    assert sorted(by_id(read_current(lake, "users"))) == ["b"]
+    run(config, users(upsert("users", "a", 21, name="new")))
+    assert by_id(read_current(lake, "users"))["a"]["name"] == "new"
+
+
+@pytest.mark.parametrize("hard_delete", [False, True])
+def test_activate_version_retires_rows_missing_from_the_new_snapshot(
+    lake: Path, hard_delete: bool
+) -> None:
+    config = current(lake, hard_delete=hard_delete)
+    run(
+        config,
+        users(
+            upsert("users", "a", 10, name="a"),
+            upsert("users", "gone", 10, name="x"),
+            activate("users", 1),
+        ),
+    )
+    run(
+        config,
+        users(
+            upsert("users", "a", 10, version=2, name="a"),
+            activate("users", 2),
+            upsert("users", "new", 30, version=2, name="n"),
+        ),
+    )
+    rows = by_id(read_current(lake, "users"))
+    if hard_delete:
+        assert sorted(rows) == ["a", "new"]
+    else:
+        assert {k: r["_deleted"] for k, r in rows.items()} == {
+            "a": False,
+            "gone": True,
+            "new": False,
+        }
+        assert rows["gone"]["name"] == "x"
+        assert rows["gone"]["_deleted_at"] is not None
+    assert pointer(lake, "users")["activated_version"] == 2
+
+
+def test_activate_version_applies_after_the_records_before_it(lake: Path) -> None:
+    run(
+        current(lake, batch_size_rows=1000),
+        users(
+            upsert("users", "old", 5, version=1, name="old"),
+            upsert("users", "a", 10, version=2, name="a"),
+            activate("users", 2),
+        ),
+    )
+    rows = by_id(read_current(lake, "users"))
+    assert (rows["a"]["_deleted"], rows["old"]["_deleted"]) == (False, True)
+
+
+def test_replaying_the_same_messages_changes_nothing(lake: Path) -> None:
+    messages = users(
+        upsert("users", "a", 10, name="Ann"),
+        upsert("users", "b", 11, name="Bob"),
+        delete("users", "b", 12),
+        activate("users", 1),
+    )
+    run(current(lake), messages)
+    first = read_current(lake, "users")
+    run(current(lake), messages)
+    second = read_current(lake, "users")
+    assert second.num_rows == len(set(second["_id"].to_pylist())) == 2
+    lineage = ["_sdc_batched_at", "_load_id"]
+    assert second.drop_columns(lineage).equals(first.drop_columns(lineage))
+
+
+def test_each_commit_publishes_a_new_generation_and_prunes_old_ones(lake: Path) -> None:
+    for ts in (1, 2, 3, 4):
+        run(current(lake), users(upsert("users", "a", ts, name=str(ts))))
+    latest = pointer(lake, "users")
+    generations = sorted(p.name for p in (lake / "users" / "current").glob("gen=*"))
+    assert len(generations) == 2  # the published one and the one it replaced
+    assert latest["generation"].split("/")[-1] in generations
+    (entry,) = latest["files"]
+    assert pq.read_metadata(lake / "users" / entry["path"]).num_rows == entry["rows"] == 1
+
+
+def test_streams_without_ts_order_by_arrival_and_key_properties(lake: Path) -> None:
+    generic = {
+        "type": "SCHEMA",
+        "stream": "plain",
+        "schema": {"properties": {"k": {"type": "integer"}, "v": {"type": "string"}}},
+        "key_properties": ["k"],
+    }
+    records = [{"type": "RECORD", "stream": "plain", "record": {"k": 1, "v": v}} for v in "xyz"]
+    run(current(lake), [generic, *records])
+    run(
+        current(lake),
+        [generic, {"type": "RECORD", "stream": "plain", "record": {"k": 2, "v": "w"}}],
+    )
+    table = read_current(lake, "plain")
+    assert [(r["k"], r["v"]) for r in table.to_pylist()] == [(1, "z"), (2, "w")]

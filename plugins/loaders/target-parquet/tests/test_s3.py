@@ -1,0 +1,106 @@
+"""Landing on an S3-compatible store (a moto server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+from moto.server import ThreadedMotoServer
+
+from parquet_helpers import activate, delete, run, schema, upsert
+
+NAME = {"type": ["string", "null"]}
+MESSAGES = [
+    schema("users", name=NAME),
+    upsert("users", "a", 10, name="Ann"),
+    upsert("users", "b", 11, name="Bob"),
+    activate("users", 1),
+    upsert("users", "a", 20, name="Ann B."),
+    delete("users", "b", 21),
+]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(endpoint: str, request: pytest.FixtureRequest) -> tuple[pafs.S3FileSystem, dict]:
+    """A bucket of its own per test, and a target config pointing into it."""
+    bucket = request.node.name.replace("_", "-").lower()[:50]
+    fs = pafs.S3FileSystem(
+        endpoint_override=endpoint.removeprefix("http://"),
+        scheme="http",
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+        allow_bucket_creation=True,
+    )
+    fs.create_dir(bucket)
+    config = {
+        "destination_path": f"s3://{bucket}/lake",
+        "s3_endpoint_override": endpoint,
+        "s3_region": "us-east-1",
+        "s3_access_key_id": "testing",
+        "s3_secret_access_key": "testing",
+    }
+    return fs, config
+
+
+def read_json(fs: pafs.S3FileSystem, path: str) -> dict:
+    with fs.open_input_stream(path) as stream:
+        return json.loads(stream.read())
+
+
+def test_cdc_lands_data_and_manifests_in_the_bucket(s3: tuple) -> None:
+    fs, config = s3
+    root = config["destination_path"].removeprefix("s3://")
+    states = run(config, [*MESSAGES, {"type": "STATE", "value": {"n": 1}}])
+    assert states == [{"n": 1}]
+    names = [i.path for i in fs.get_file_info(pafs.FileSelector(f"{root}/users/_manifests"))]
+    (manifest_path,) = [n for n in names if n.endswith(".json")]
+    manifest = read_json(fs, manifest_path)
+    (entry,) = manifest["files"]
+    assert entry["path"].startswith("date=")
+    table = pq.read_table(f"{root}/users/{entry['path']}", filesystem=fs)
+    assert sorted(zip(table["_id"].to_pylist(), table["_ts"].to_pylist(), strict=True)) == [
+        ("a", 10),
+        ("a", 20),
+        ("b", 11),
+        ("b", 21),
+    ]
+    assert not fs.get_file_info(
+        pafs.FileSelector(f"{root}/users/_manifests/_pending", allow_not_found=True)
+    )
+
+
+def test_replay_on_s3_lands_nothing_new(s3: tuple) -> None:
+    fs, config = s3
+    root = config["destination_path"].removeprefix("s3://")
+    run(config, MESSAGES)
+    run(config, MESSAGES)
+    files = fs.get_file_info(pafs.FileSelector(f"{root}/users", recursive=True))
+    assert len([f for f in files if f.path.endswith(".parquet")]) == 1
+
+
+def test_current_publishes_generations_through_the_pointer(s3: tuple) -> None:
+    fs, config = s3
+    config = {**config, "mode": "current"}
+    root = config["destination_path"].removeprefix("s3://")
+    run(config, MESSAGES[:3])
+    run(config, MESSAGES)
+    latest = read_json(fs, f"{root}/users/current/_latest.json")
+    (entry,) = latest["files"]
+    rows = pq.read_table(f"{root}/users/{entry['path']}", filesystem=fs).to_pylist()
+    assert [(r["_id"], r["name"], r["_deleted"]) for r in rows] == [
+        ("a", "Ann B.", False),
+        ("b", "Bob", True),
+    ]
