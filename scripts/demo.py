@@ -1,55 +1,111 @@
-"""Run tap-convex against the emulator's demo deployment, twice, and summarise what it emitted."""
+"""The demo: emulator -> `meltano run tap-convex target-parquet` -> what landed, twice."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
-from collections import Counter
+import time
 from pathlib import Path
 
-from tap_convex.emulator import EmulatorClient, EmulatorServer, Store, datasets
+import pyarrow.dataset as ds
+import pyarrow.compute as pc
 
-OUTPUT = Path("output/demo")
-TAP = str(Path(sys.executable).with_name("tap-convex"))
+from tap_convex.emulator import EmulatorClient
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "output" / "demo"
+LAKE = WORK / "parquet"
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+EMULATOR = Path(sys.executable).with_name("convex-emulator")
 
 
-def run_tap(config: Path, state: Path | None, out: Path) -> dict | None:
-    args = [TAP, "--config", str(config)] + (["--state", str(state)] if state else [])
-    with out.open("w") as stdout:
-        subprocess.run(args, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
-    messages = [json.loads(line) for line in out.read_text().splitlines()]
-    records = Counter(m["stream"] for m in messages if m["type"] == "RECORD")
-    deletes = Counter(m["stream"] for m in messages if m["type"] == "RECORD" and m["record"]["_deleted"])
-    print(f"  {'stream':<18}{'records':>8}{'deletes':>8}")
-    for stream in sorted(records):
-        print(f"  {stream:<18}{records[stream]:>8}{deletes[stream]:>8}")
-    states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return states[-1] if states else None
+def start_emulator() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    ready = WORK / "emulator.json"
+    ready.unlink(missing_ok=True)
+    process = subprocess.Popen([str(EMULATOR), "--demo", "--ready-file", str(ready)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ready.exists() or not ready.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            sys.exit("demo: the emulator did not start")
+        time.sleep(0.05)
+    return process, json.loads(ready.read_text())
+
+
+def meltano_run(emulator: dict[str, str]) -> None:
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
+        "TAP_CONVEX_DEPLOYMENT_URL": emulator["url"],
+        "TAP_CONVEX_DEPLOY_KEY": emulator["admin_key"],
+        "TARGET_PARQUET_DESTINATION_PATH": str(LAKE),
+    }
+    print("$ meltano run tap-convex target-parquet", flush=True)
+    result = subprocess.run([str(MELTANO), "run", "tap-convex", "target-parquet"], cwd=ROOT,
+                            env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"demo: meltano run failed:\n{result.stderr[-3000:]}")
+
+
+def summarise(title: str, since_load: str | None = None) -> str:
+    """Rows landed per stream (all, or only those of loads after ``since_load``)."""
+    print(f"\n{title}")
+    print(f"  {'stream':<18}{'rows':>7}{'deletes':>9}{'live now':>10}")
+    newest = since_load
+    for stream_dir in sorted(p for p in LAKE.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = sorted(stream_dir.glob("date=*/*.parquet"))
+        if not files:
+            continue
+        table = ds.dataset([str(f) for f in files], format="parquet").to_table(
+            columns=["_id", "_ts", "_deleted", "_load_id"])
+        latest = table.group_by("_id").aggregate([("_ts", "max")])
+        newest_rows = table.join(latest, keys=["_id", "_ts"], right_keys=["_id", "_ts_max"],
+                                 join_type="inner")
+        live = pc.sum(pc.invert(newest_rows["_deleted"])).as_py() or 0
+        if since_load is not None:
+            table = table.filter(pc.greater(table["_load_id"], since_load))
+        deletes = pc.sum(table["_deleted"]).as_py() or 0
+        print(f"  {stream_dir.name:<18}{table.num_rows:>7}{deletes:>9}{live:>10}")
+        loads = table["_load_id"].to_pylist()
+        if loads:
+            newest = max([newest or "", *loads])
+    return newest or ""
+
+
+def change_data(client: EmulatorClient) -> None:
+    users = [d for d in client.documents() if d["_table"] == "users" and d["_component"] == ""]
+    ops = [{"op": "patch", "id": u["_id"], "fields": {"verified": True, "name": "renamed"}}
+           for u in users[:5]]
+    ops += [{"op": "delete", "id": u["_id"]} for u in users[5:8]]
+    ops.append({"op": "insert", "table": "messages", "doc": {"body": "hello again", "likes": 2**62}})
+    client.transaction(ops)
+    print("\nChanged the deployment: 5 users updated, 3 deleted, 1 message added (one transaction).")
 
 
 def main() -> None:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    store = Store(seed=7)
-    datasets.load_demo(store)
-    with EmulatorServer(store) as server:
-        print(f"Emulated Convex deployment at {server.url} ({len(store.documents())} tables).")
-        config = OUTPUT / "config.json"
-        config.write_text(json.dumps({"deployment_url": server.url, "deploy_key": server.admin_key}))
-        print("\n1) First run: snapshot of every table, then the change log.")
-        state = run_tap(config, None, OUTPUT / "run1.jsonl")
-        state_path = OUTPUT / "state.json"
-        state_path.write_text(json.dumps(state))
-
-        client = EmulatorClient(server.url, server.admin_key)
-        users = [d for d in client.documents() if d["_table"] == "users" and d["_component"] == ""]
-        ops = [{"op": "patch", "id": u["_id"], "fields": {"verified": True}} for u in users[:5]]
-        ops += [{"op": "delete", "id": u["_id"]} for u in users[5:8]]
-        ops.append({"op": "insert", "table": "messages", "doc": {"body": "hello again", "likes": 2**62}})
-        client.transaction(ops)
-        print("\n2) Changed 5 users, deleted 3, added a message. Second run (incremental):")
-        run_tap(config, state_path, OUTPUT / "run2.jsonl")
-    print(f"\nSinger output is in {OUTPUT}/run1.jsonl and run2.jsonl; the state in {state_path}.")
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    process, emulator = start_emulator()
+    try:
+        print(f"Emulated Convex deployment with demo data at {emulator['url']}")
+        meltano_run(emulator)
+        last_load = summarise("First run (snapshot of every table) landed:")
+        change_data(EmulatorClient(emulator["url"], emulator["admin_key"]))
+        meltano_run(emulator)
+        summarise("Second run (incremental) landed only the changes:", since_load=last_load)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    print(f"\nThe Parquet change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
+    print(f"""
+  SELECT * FROM read_parquet('{LAKE.relative_to(ROOT)}/users/date=*/*.parquet', union_by_name = true)
+  QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1 AND NOT _deleted;
+""")
 
 
 if __name__ == "__main__":

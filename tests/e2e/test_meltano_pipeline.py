@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import subprocess
 import time
 from collections.abc import Iterator
@@ -168,3 +169,13 @@ def test_pipeline_killed_mid_run_loses_nothing_and_duplicates_no_key(
             assert len(ids) == len(set(ids)), "duplicate keys in current"
             live = {row["_id"] for row in table_rows if not row["_deleted"]}
             assert live == set(store.documents()[("", table)])
+
+
+def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    second_run = result.stdout.split("Second run (incremental)")[1]
+    users_line = next(line.split() for line in second_run.splitlines() if line.strip().startswith("users"))
+    assert users_line == ["users", "8", "3", "37"]
+    assert "QUALIFY row_number()" in result.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 from tap_convex.emulator import EmulatorServer, Store
@@ -72,3 +74,33 @@ def test_values_of_unselected_tables_are_dropped_even_if_the_server_sends_them(
     assert {m["stream"] for m in output.of_type("RECORD")} == {"products"}
     replica = Replica().apply(output)
     assert replica.documents("products") == source_documents(emulator, "", "products")
+
+
+CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
+
+
+def test_example_catalog_of_all_streams_syncs_every_demo_table(demo: Store, config: dict[str, Any]) -> None:
+    catalog = json.loads((CATALOGS / "all-streams.json").read_text())
+    output = run_tap(config, catalog=catalog)
+    assert {m["stream"] for m in output.of_type("ACTIVATE_VERSION")} == {
+        "users", "messages", "products", "drafts", "waitlist__users"
+    }
+
+
+def test_example_subset_catalog_syncs_only_its_streams(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    catalog = json.loads((CATALOGS / "subset.json").read_text())
+    output = run_tap(config, catalog=catalog)
+    assert {m["stream"] for m in output.of_type("RECORD")} == {"messages", "waitlist__users"}
+
+
+def test_example_column_excluded_catalog_drops_the_columns_at_the_source(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    catalog = json.loads((CATALOGS / "column-excluded.json").read_text())
+    output = run_tap(config, catalog=catalog)
+    assert {m["stream"] for m in output.of_type("RECORD")} == {"users"}
+    assert all("email" not in r and "avatar" not in r for r in output.records("users"))
+    selection = emulator.requests.entries("list_snapshot")[0]["args"]["selection"]
+    assert selection[""]["users"] == {"_other": "incl", "avatar": "excl", "email": "excl"}
