@@ -66,14 +66,30 @@ def decode_nested(value: Any) -> Any:
     return value
 
 
+_SECOND_TEXT: dict[int, str] = {}
+
+
+def _microseconds_to_text(microseconds: int) -> str:
+    """RFC 3339 UTC with microseconds; the date-and-second part is cached, since documents
+    written together share it and formatting a datetime costs more than the rest."""
+    seconds, fraction = divmod(microseconds, 1_000_000)
+    prefix = _SECOND_TEXT.get(seconds)
+    if prefix is None:
+        if len(_SECOND_TEXT) > 4096:
+            _SECOND_TEXT.clear()
+        prefix = (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND_TEXT[seconds] = prefix
+    return f"{prefix}.{fraction:06d}+00:00"
+
+
 def creation_time_to_datetime(milliseconds: float) -> str:
     """Convex ``_creationTime`` (float ms since the epoch) as RFC 3339 UTC, microsecond precision."""
-    return (EPOCH + timedelta(microseconds=round(milliseconds * 1000))).isoformat()
+    return _microseconds_to_text(round(milliseconds * 1000))
 
 
 def ts_to_datetime(nanoseconds: int) -> str:
     """A commit timestamp (int ns) as RFC 3339 UTC, truncated to microseconds."""
-    return (EPOCH + timedelta(microseconds=nanoseconds // 1000)).isoformat()
+    return _microseconds_to_text(nanoseconds // 1000)
 
 
 class RecordConverter:
