@@ -1,4 +1,4 @@
-"""Emulator-suite fixtures; ``store`` and ``emulator`` come from ``tests/conftest.py``."""
+"""Emulator-suite fixtures; ``store``, ``emulator`` and ``api`` come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -8,18 +8,6 @@ import httpx
 import pytest
 
 from tap_convex.emulator import EmulatorServer
-
-
-@pytest.fixture
-def api(emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    """The shared ``api`` client, minus CA-bundle loading (~30 ms a test) on plain-HTTP loopback."""
-    with httpx.Client(
-        base_url=emulator.url,
-        headers={"Authorization": f"Convex {emulator.admin_key}"},
-        timeout=30,
-        verify=False,
-    ) as client:
-        yield client
 
 
 @pytest.fixture
