@@ -67,8 +67,17 @@ class Emulator:
     """A ``convex-emulator`` child process, stopped on exit."""
 
     def __init__(self, docs: int, tables: int) -> None:
-        command = [sys.executable, "-m", "tap_convex.emulator.cli", "--docs", str(docs),
-                   "--tables", str(tables), "--port", "0"]
+        command = [
+            sys.executable,
+            "-m",
+            "tap_convex.emulator.cli",
+            "--docs",
+            str(docs),
+            "--tables",
+            str(tables),
+            "--port",
+            "0",
+        ]
         started = time.perf_counter()
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -150,8 +159,15 @@ class Bench:
                 break
             body = {"format": self.fmt, "snapshot": page["snapshot"], "cursor": page["cursor"]}
         wall_s = time.perf_counter() - started
-        walk = Walk(name, documents, pages, size, wall_s, self.fetch_s,
-                    self._server_seconds("list_snapshot"))
+        walk = Walk(
+            name,
+            documents,
+            pages,
+            size,
+            wall_s,
+            self.fetch_s,
+            self._server_seconds("list_snapshot"),
+        )
         return walk, (min_ts or 0)
 
     def deltas_walk(self, cursor: int) -> Walk:
@@ -169,35 +185,51 @@ class Bench:
             if not page["hasMore"]:
                 break
         wall_s = time.perf_counter() - started
-        return Walk("document_deltas", documents, pages, size, wall_s, self.fetch_s,
-                    self._server_seconds("document_deltas"))
+        return Walk(
+            "document_deltas",
+            documents,
+            pages,
+            size,
+            wall_s,
+            self.fetch_s,
+            self._server_seconds("document_deltas"),
+        )
 
 
 def _row(walk: Walk) -> str:
-    return (f"| {walk.name} | {walk.documents:,} | {walk.pages:,} | {walk.bytes / 2**20:,.1f} "
-            f"| {walk.wall_s:.2f} | {walk.fetch_s:.2f} | {walk.wall_s - walk.fetch_s:.2f} "
-            f"| {walk.server_s:.2f} | {walk.served_docs_per_s:,.0f} "
-            f"| {walk.end_to_end_docs_per_s:,.0f} |")
+    return (
+        f"| {walk.name} | {walk.documents:,} | {walk.pages:,} | {walk.bytes / 2**20:,.1f} "
+        f"| {walk.wall_s:.2f} | {walk.fetch_s:.2f} | {walk.wall_s - walk.fetch_s:.2f} "
+        f"| {walk.server_s:.2f} | {walk.served_docs_per_s:,.0f} "
+        f"| {walk.end_to_end_docs_per_s:,.0f} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=200_000, help="documents to generate")
     parser.add_argument("--tables", type=int, default=5, help="tables to spread them over")
-    parser.add_argument("--format", default="convex_encoded_json",
-                        help="value format: json, convex_encoded_json or export_json")
+    parser.add_argument(
+        "--format",
+        default="convex_encoded_json",
+        help="value format: json, convex_encoded_json or export_json",
+    )
     parser.add_argument("--warm-runs", type=int, default=3, help="warm snapshot walks (>= 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results here")
     args = parser.parse_args(argv)
 
     with Emulator(args.docs, args.tables) as emulator:
-        headers = {"Authorization": f"Convex {emulator.admin_key}",
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Convex {emulator.admin_key}",
+            "Content-Type": "application/json",
+        }
         with httpx.Client(base_url=emulator.url, headers=headers, timeout=120) as client:
             bench = Bench(client, args.format)
             cold, first_ts = bench.snapshot_walk("list_snapshot cold")
-            warm = [bench.snapshot_walk(f"list_snapshot warm {n + 1}")[0]
-                    for n in range(max(1, args.warm_runs))]
+            warm = [
+                bench.snapshot_walk(f"list_snapshot warm {n + 1}")[0]
+                for n in range(max(1, args.warm_runs))
+            ]
             client.post("/_emulator/config", json={"deltas_page_limit": 1024}).raise_for_status()
             deltas = bench.deltas_walk(first_ts - 1)
         peak_rss = emulator.peak_rss_mib()
@@ -206,24 +238,33 @@ def main(argv: list[str] | None = None) -> int:
     median = sorted(warm, key=lambda walk: walk.served_docs_per_s)[len(warm) // 2]
     walks = [cold, *warm, deltas]
     print(f"## Emulator throughput: {args.docs:,} documents, format `{args.format}`\n")
-    print("| walk | documents | pages | MiB | wall s | fetch s | client s | server s "
-          "| served docs/s | end-to-end docs/s |")
+    print(
+        "| walk | documents | pages | MiB | wall s | fetch s | client s | server s "
+        "| served docs/s | end-to-end docs/s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for walk in walks:
         print(_row(walk))
     passed = median.served_docs_per_s >= TARGET_DOCS_PER_SECOND
-    print(f"\nWarm list_snapshot median: {median.served_docs_per_s:,.0f} docs/s served, "
-          f"{median.end_to_end_docs_per_s:,.0f} docs/s end to end "
-          f"({'meets' if passed else 'MISSES'} the {TARGET_DOCS_PER_SECOND:,} docs/s target).")
-    print(f"Server ready after {ready_s:.1f} s (start-up and data generation); "
-          f"peak RSS {'n/a' if peak_rss is None else f'{peak_rss:,.0f} MiB'}.")
+    print(
+        f"\nWarm list_snapshot median: {median.served_docs_per_s:,.0f} docs/s served, "
+        f"{median.end_to_end_docs_per_s:,.0f} docs/s end to end "
+        f"({'meets' if passed else 'MISSES'} the {TARGET_DOCS_PER_SECOND:,} docs/s target)."
+    )
+    print(
+        f"Server ready after {ready_s:.1f} s (start-up and data generation); "
+        f"peak RSS {'n/a' if peak_rss is None else f'{peak_rss:,.0f} MiB'}."
+    )
     if args.json:
         result = {
             "docs": args.docs,
             "format": args.format,
             "walks": [
-                {**asdict(walk), "served_docs_per_s": walk.served_docs_per_s,
-                 "end_to_end_docs_per_s": walk.end_to_end_docs_per_s}
+                {
+                    **asdict(walk),
+                    "served_docs_per_s": walk.served_docs_per_s,
+                    "end_to_end_docs_per_s": walk.end_to_end_docs_per_s,
+                }
                 for walk in walks
             ],
             "warm_median_served_docs_per_s": median.served_docs_per_s,

@@ -255,11 +255,21 @@ def run_measured(
 
     stdout goes to ``stdout`` (default /dev/null), stderr to ``log``. A non-zero exit raises.
     """
-    with open(stdin or os.devnull, "rb") as source, open(stdout or os.devnull, "wb") as sink, \
-            open(log, "wb") as errors:
+    with (
+        open(stdin or os.devnull, "rb") as source,
+        open(stdout or os.devnull, "wb") as sink,
+        open(log, "wb") as errors,
+    ):
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=source, stdout=sink, stderr=errors, env=env,
-                                   cwd=REPO_ROOT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdin=source,
+            stdout=sink,
+            stderr=errors,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
         sampler = _TreeSampler(process.pid)
         sampler.start()
         killer = threading.Timer(timeout_s, os.killpg, (process.pid, signal.SIGKILL))
@@ -275,8 +285,9 @@ def run_measured(
     if process.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{' '.join(command[:3])} ... exited {process.returncode}:\n{tail}")
-    return Sample(wall_s=wall_s, peak_rss_mib=usage.ru_maxrss / 1024,
-                  tree_rss_mib=sampler.peak_bytes / 2**20)
+    return Sample(
+        wall_s=wall_s, peak_rss_mib=usage.ru_maxrss / 1024, tree_rss_mib=sampler.peak_bytes / 2**20
+    )
 
 
 class Emulator:
@@ -285,13 +296,24 @@ class Emulator:
     def __init__(self, docs: int, tables: int, work: Path) -> None:
         ready_file = work / f"emulator-{docs}-{tables}.json"
         self.log = work / f"emulator-{docs}-{tables}.log"
-        command = [str(BIN / "convex-emulator"), "--docs", str(docs), "--tables", str(tables),
-                   "--port", "0", "--deltas-page-limit", str(DELTAS_PAGE_LIMIT),
-                   "--ready-file", str(ready_file)]
+        command = [
+            str(BIN / "convex-emulator"),
+            "--docs",
+            str(docs),
+            "--tables",
+            str(tables),
+            "--port",
+            "0",
+            "--deltas-page-limit",
+            str(DELTAS_PAGE_LIMIT),
+            "--ready-file",
+            str(ready_file),
+        ]
         started = time.perf_counter()
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
-                                            cwd=REPO_ROOT)
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO_ROOT
+            )
         ready: dict[str, str] | None = None
         while ready is None:
             if self.process.poll() is not None:
@@ -359,8 +381,11 @@ def raw_fetch_worker(config_path: Path) -> int:
     config = json.loads(config_path.read_text())
     url = urlsplit(config["deployment_url"])
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=120)
-    headers = {"Authorization": f"Convex {config['deploy_key']}",
-               "Content-Type": "application/json", "Convex-Client": "raw-fetch-0.0.0"}
+    headers = {
+        "Authorization": f"Convex {config['deploy_key']}",
+        "Content-Type": "application/json",
+        "Convex-Client": "raw-fetch-0.0.0",
+    }
     snapshot = cursor = None
     rows = 0
     with open(os.devnull, "w", encoding="utf-8") as sink:
@@ -388,9 +413,14 @@ def raw_fetch_worker(config_path: Path) -> int:
 def measure_raw_fetch(emulator: Emulator, work: Path) -> Sample:
     count_file = work / "raw-fetch.count"
     sample = emulator.measured(
-        [sys.executable, str(Path(__file__).resolve()), "--raw-fetch-worker",
-         str(emulator.tap_config(work))],
-        log=work / "raw-fetch.log", stdout=count_file,
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--raw-fetch-worker",
+            str(emulator.tap_config(work)),
+        ],
+        log=work / "raw-fetch.log",
+        stdout=count_file,
     )
     _expect_rows(RAW, int(count_file.read_text()), emulator.docs)
     return sample
@@ -404,11 +434,13 @@ def tap_command(config: Path, state: Path | None = None) -> list[str]:
     return command + ["--state", str(state)] if state else command
 
 
-def measure_tap(emulator: Emulator, work: Path, *, state: Path | None = None,
-                output: Path | None = None) -> Sample:
+def measure_tap(
+    emulator: Emulator, work: Path, *, state: Path | None = None, output: Path | None = None
+) -> Sample:
     """A tap run to /dev/null (or ``output``); a full sync must serve every document once."""
-    sample = emulator.measured(tap_command(emulator.tap_config(work), state),
-                               log=work / "tap.log", stdout=output)
+    sample = emulator.measured(
+        tap_command(emulator.tap_config(work), state), log=work / "tap.log", stdout=output
+    )
     if state is None:
         _expect_rows(TAP, sample.values.get("list_snapshot", 0), emulator.docs)
     return sample
@@ -455,7 +487,10 @@ def _peer_python() -> tuple[str, str] | None:
         try:
             version = subprocess.run(
                 [path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                capture_output=True, text=True, timeout=30, check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             continue
@@ -467,8 +502,9 @@ def _peer_python() -> tuple[str, str] | None:
 def _run_bounded(command: list[str], timeout_s: float) -> None:
     """Run a command in its own process group; past the timeout, kill the whole group
     (pip may be building a wheel in a child) and raise ``TimeoutExpired``."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         _, errors = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -486,77 +522,127 @@ def ensure_peer(timeout_s: float) -> PeerInstall:
     if not ((PEER_VENV / PEER_COMPLETE_MARKER).exists() and os.access(executable, os.X_OK)):
         interpreter = _peer_python()
         if interpreter is None:
-            return PeerInstall(None, skipped="no Python 3.9-3.11 found for the connector "
-                               "(its wheel requires Python <3.12)")
+            return PeerInstall(
+                None,
+                skipped="no Python 3.9-3.11 found for the connector "
+                "(its wheel requires Python <3.12)",
+            )
         shutil.rmtree(PEER_VENV, ignore_errors=True)
-        print(f"creating {PEER_VENV.relative_to(REPO_ROOT)} with Python {interpreter[1]} "
-              f"and installing {PEER_PACKAGE} ...", file=sys.stderr, flush=True)
+        print(
+            f"creating {PEER_VENV.relative_to(REPO_ROOT)} with Python {interpreter[1]} "
+            f"and installing {PEER_PACKAGE} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         started = time.perf_counter()
         try:
             _run_bounded([interpreter[0], "-m", "venv", str(PEER_VENV)], timeout_s)
-            _run_bounded([str(PEER_VENV / "bin" / "pip"), "install", "--quiet",
-                          "--disable-pip-version-check", PEER_PACKAGE],
-                         max(1.0, timeout_s - (time.perf_counter() - started)))
+            _run_bounded(
+                [
+                    str(PEER_VENV / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    PEER_PACKAGE,
+                ],
+                max(1.0, timeout_s - (time.perf_counter() - started)),
+            )
         except subprocess.TimeoutExpired:
             shutil.rmtree(PEER_VENV, ignore_errors=True)
-            return PeerInstall(None, skipped=f"installing {PEER_PACKAGE} took over "
-                               f"{timeout_s:.0f} s")
+            return PeerInstall(
+                None, skipped=f"installing {PEER_PACKAGE} took over {timeout_s:.0f} s"
+            )
         except (OSError, subprocess.CalledProcessError) as error:
             shutil.rmtree(PEER_VENV, ignore_errors=True)
             detail = getattr(error, "stderr", b"") or b""
-            return PeerInstall(None, skipped=f"installing {PEER_PACKAGE} failed: "
-                               f"{detail.decode(errors='replace')[-300:] or error}")
+            return PeerInstall(
+                None,
+                skipped=f"installing {PEER_PACKAGE} failed: "
+                f"{detail.decode(errors='replace')[-300:] or error}",
+            )
         install_s = time.perf_counter() - started
         created_now = True
         (PEER_VENV / PEER_COMPLETE_MARKER).write_text(f"{PEER_PACKAGE}\n")
-    freeze = subprocess.run([str(PEER_VENV / "bin" / "pip"), "freeze",
-                             "--disable-pip-version-check"],
-                            capture_output=True, text=True, check=True).stdout
+    freeze = subprocess.run(
+        [str(PEER_VENV / "bin" / "pip"), "freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     versions = dict(line.split("==", 1) for line in freeze.splitlines() if "==" in line)
-    python = subprocess.run([str(PEER_VENV / "bin" / "python"), "--version"],
-                            capture_output=True, text=True, check=True).stdout.split()[-1]
-    return PeerInstall(executable, python=python, versions=versions, created_now=created_now,
-                       install_s=install_s)
+    python = subprocess.run(
+        [str(PEER_VENV / "bin" / "python"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    return PeerInstall(
+        executable, python=python, versions=versions, created_now=created_now, install_s=install_s
+    )
 
 
 def airbyte_catalog(peer: PeerInstall, config: Path, work: Path, sync_mode: str) -> Path:
     """A configured catalog of every stream, from the connector's own ``discover``."""
     assert peer.executable is not None
     output = work / "airbyte-discover.jsonl"
-    run_measured([str(peer.executable), "discover", "--config", str(config)],
-                 log=work / "airbyte-discover.log", stdout=output)
-    catalog = next(message["catalog"] for message in map(json.loads, output.read_text().splitlines())
-                   if message.get("type") == "CATALOG")
+    run_measured(
+        [str(peer.executable), "discover", "--config", str(config)],
+        log=work / "airbyte-discover.log",
+        stdout=output,
+    )
+    catalog = next(
+        message["catalog"]
+        for message in map(json.loads, output.read_text().splitlines())
+        if message.get("type") == "CATALOG"
+    )
     streams = []
     for stream in catalog["streams"]:
         if sync_mode == "incremental":
-            streams.append({"stream": stream, "sync_mode": "incremental",
-                            "destination_sync_mode": "append", "cursor_field": ["_ts"],
-                            "primary_key": [["_id"]]})
+            streams.append(
+                {
+                    "stream": stream,
+                    "sync_mode": "incremental",
+                    "destination_sync_mode": "append",
+                    "cursor_field": ["_ts"],
+                    "primary_key": [["_id"]],
+                }
+            )
         else:
-            streams.append({"stream": stream, "sync_mode": "full_refresh",
-                            "destination_sync_mode": "overwrite"})
+            streams.append(
+                {
+                    "stream": stream,
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "overwrite",
+                }
+            )
     path = work / f"airbyte-catalog-{sync_mode}.json"
     path.write_text(json.dumps({"streams": streams}))
     return path
 
 
-def airbyte_command(peer: PeerInstall, config: Path, catalog: Path,
-                    state: Path | None = None) -> list[str]:
+def airbyte_command(
+    peer: PeerInstall, config: Path, catalog: Path, state: Path | None = None
+) -> list[str]:
     assert peer.executable is not None
     command = [str(peer.executable), "read", "--config", str(config), "--catalog", str(catalog)]
     return command + ["--state", str(state)] if state else command
 
 
-def measure_airbyte(emulator: Emulator, peer: PeerInstall, catalog: Path, work: Path, *,
-                    state: Path | None = None, output: Path | None = None) -> Sample:
+def measure_airbyte(
+    emulator: Emulator,
+    peer: PeerInstall,
+    catalog: Path,
+    work: Path,
+    *,
+    state: Path | None = None,
+    output: Path | None = None,
+) -> Sample:
     sample = emulator.measured(
         airbyte_command(peer, emulator.airbyte_config(work), catalog, state),
-        log=work / "airbyte.log", stdout=output,
+        log=work / "airbyte.log",
+        stdout=output,
     )
     if state is None and sample.values.get("list_snapshot", 0) < emulator.docs:
-        raise RuntimeError(f"{AIRBYTE} was served {sample.values} values, "
-                           f"fewer than the {emulator.docs} documents")
+        raise RuntimeError(
+            f"{AIRBYTE} was served {sample.values} values, fewer than the {emulator.docs} documents"
+        )
     return sample
 
 
@@ -573,7 +659,9 @@ def airbyte_records_and_state(output: Path) -> tuple[int, list[dict[str, Any]]]:
             elif message["type"] == "STATE":
                 state = message["state"]
                 states[state["stream"]["stream_descriptor"]["name"]] = {
-                    "type": state["type"], "stream": state["stream"]}
+                    "type": state["type"],
+                    "stream": state["stream"],
+                }
     return records, list(states.values())
 
 
@@ -587,8 +675,11 @@ def ensure_meltano_plugins(work: Path) -> None:
     if tap.exists() and target.exists():
         return
     print("meltano install tap-convex target-parquet ...", file=sys.stderr, flush=True)
-    run_measured([str(MELTANO), "install", "tap-convex", "target-parquet"],
-                 log=work / "meltano-install.log", env=meltano_env(None, work / "install"))
+    run_measured(
+        [str(MELTANO), "install", "tap-convex", "target-parquet"],
+        log=work / "meltano-install.log",
+        env=meltano_env(None, work / "install"),
+    )
 
 
 def meltano_env(emulator: Emulator | None, run_dir: Path) -> dict[str, str]:
@@ -608,14 +699,18 @@ def meltano_env(emulator: Emulator | None, run_dir: Path) -> dict[str, str]:
 
 def landed_rows(lake: Path) -> int:
     """Rows the committed ``cdc`` manifests of every stream account for."""
-    return sum(json.loads(manifest.read_text())["rows"]
-               for manifest in lake.glob("*/_manifests/*.json"))
+    return sum(
+        json.loads(manifest.read_text())["rows"] for manifest in lake.glob("*/_manifests/*.json")
+    )
 
 
 def measure_end_to_end(emulator: Emulator, work: Path, round_number: int) -> Sample:
     run_dir = work / f"meltano-{round_number}"
-    sample = emulator.measured([str(MELTANO), "run", "tap-convex", "target-parquet"],
-                               log=work / "meltano.log", env=meltano_env(emulator, run_dir))
+    sample = emulator.measured(
+        [str(MELTANO), "run", "tap-convex", "target-parquet"],
+        log=work / "meltano.log",
+        env=meltano_env(emulator, run_dir),
+    )
     _expect_rows(E2E, landed_rows(run_dir / "lake"), emulator.docs)
     shutil.rmtree(run_dir, ignore_errors=True)
     return sample
@@ -626,8 +721,11 @@ def measure_target(recorded: Path, rows: int, work: Path, round_number: int) -> 
     run_dir.mkdir()
     config = run_dir / "config.json"
     config.write_text(json.dumps({"destination_path": str(run_dir / "lake"), "mode": "cdc"}))
-    sample = run_measured([str(BIN / "target-parquet"), "--config", str(config)],
-                          stdin=recorded, log=work / "target.log")
+    sample = run_measured(
+        [str(BIN / "target-parquet"), "--config", str(config)],
+        stdin=recorded,
+        log=work / "target.log",
+    )
     _expect_rows(TARGET, landed_rows(run_dir / "lake"), rows)
     shutil.rmtree(run_dir, ignore_errors=True)
     return sample
@@ -649,10 +747,15 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
     """Full snapshot of ``docs`` documents by every contender, interleaved, ``repeat`` rounds."""
     results = {
         RAW: Result(RAW, docs, "process start to exit: all pages fetched, parsed, written"),
-        TAP: Result(TAP, docs, "`tap-convex --config` to /dev/null, start-up and discovery "
-                    "included"),
-        AIRBYTE: Result(AIRBYTE, docs, "`source-convex read` (full_refresh) to /dev/null, "
-                        "start-up included", skipped=peer.skipped),
+        TAP: Result(
+            TAP, docs, "`tap-convex --config` to /dev/null, start-up and discovery included"
+        ),
+        AIRBYTE: Result(
+            AIRBYTE,
+            docs,
+            "`source-convex read` (full_refresh) to /dev/null, start-up included",
+            skipped=peer.skipped,
+        ),
         E2E: Result(E2E, docs, "`meltano run tap-convex target-parquet` into local Parquet"),
         TARGET: Result(TARGET, docs, "`target-parquet` reading the recorded tap output"),
     }
@@ -664,8 +767,9 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
         _expect_rows("recorded tap output", singer_record_ids(recorded, 0)[0], docs)
         full_catalog = None
         if peer.executable is not None:
-            full_catalog = airbyte_catalog(peer, emulator.airbyte_config(work), work,
-                                           "full_refresh")
+            full_catalog = airbyte_catalog(
+                peer, emulator.airbyte_config(work), work, "full_refresh"
+            )
             check = work / "airbyte-check.jsonl"
             measure_airbyte(emulator, peer, full_catalog, work, output=check)
             _expect_rows(AIRBYTE, airbyte_records_and_state(check)[0], docs)
@@ -675,8 +779,7 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
             results[RAW].samples.append(measure_raw_fetch(emulator, work))
             results[TAP].samples.append(measure_tap(emulator, work))
             if full_catalog is not None:
-                results[AIRBYTE].samples.append(
-                    measure_airbyte(emulator, peer, full_catalog, work))
+                results[AIRBYTE].samples.append(measure_airbyte(emulator, peer, full_catalog, work))
             results[E2E].samples.append(measure_end_to_end(emulator, work, round_number))
             results[TARGET].samples.append(measure_target(recorded, docs, work, round_number))
         recorded.unlink()
@@ -707,8 +810,9 @@ def marginal_rows_per_s(full: Result, fixed: Result) -> float | None:
     return (full.rows - fixed.rows) / (full.wall_s - fixed.wall_s)
 
 
-def change_operations(transaction: int, tables: list[str],
-                      ids: dict[str, list[str]]) -> list[dict[str, Any]]:
+def change_operations(
+    transaction: int, tables: list[str], ids: dict[str, list[str]]
+) -> list[dict[str, Any]]:
     """Ten inserts and updates of one transaction, spread over the tables."""
     ops: list[dict[str, Any]] = []
     for offset in range(CHANGES_PER_TRANSACTION):
@@ -716,18 +820,36 @@ def change_operations(transaction: int, tables: list[str],
         table = tables[number % len(tables)]
         targets = ids.get(table) or []
         if (number // len(tables)) % 2 == 0 or not targets:
-            ops.append({"op": "insert", "table": table, "doc": {
-                "kind": "change", "userId": f"user_{number % 9973:06d}", "seq": number,
-                "amount": number * 0.5 + 0.25, "ok": number % 2 == 0, "tags": ["bench"],
-                "meta": {"source": "bench", "n": number}, "note": f"inserted change {number}"}})
+            ops.append(
+                {
+                    "op": "insert",
+                    "table": table,
+                    "doc": {
+                        "kind": "change",
+                        "userId": f"user_{number % 9973:06d}",
+                        "seq": number,
+                        "amount": number * 0.5 + 0.25,
+                        "ok": number % 2 == 0,
+                        "tags": ["bench"],
+                        "meta": {"source": "bench", "n": number},
+                        "note": f"inserted change {number}",
+                    },
+                }
+            )
         else:
-            ops.append({"op": "patch", "id": targets[number % len(targets)],
-                        "fields": {"note": f"updated by change {number}", "amount": number + 0.5}})
+            ops.append(
+                {
+                    "op": "patch",
+                    "id": targets[number % len(targets)],
+                    "fields": {"note": f"updated by change {number}", "amount": number + 0.5},
+                }
+            )
     return ops
 
 
-def run_incremental(docs: int, tables: int, changes: int, repeat: int, peer: PeerInstall,
-                    work: Path) -> Incremental:
+def run_incremental(
+    docs: int, tables: int, changes: int, repeat: int, peer: PeerInstall, work: Path
+) -> Incremental:
     _progress(f"starting the emulator with {docs:,} documents in {tables} tables")
     with Emulator(docs, tables, work) as emulator:
         _progress("first syncs (untimed)")
@@ -753,27 +875,38 @@ def run_incremental(docs: int, tables: int, changes: int, repeat: int, peer: Pee
         rows_before = emulator.log_rows()
         for transaction in range(math.ceil(changes / CHANGES_PER_TRANSACTION)):
             emulator.admin.transaction(change_operations(transaction, table_names, ids))
-        scenario = Incremental(tables=tables, documents=docs, changes=changes,
-                               log_rows=emulator.log_rows() - rows_before,
-                               deltas_page_limit=DELTAS_PAGE_LIMIT)
+        scenario = Incremental(
+            tables=tables,
+            documents=docs,
+            changes=changes,
+            log_rows=emulator.log_rows() - rows_before,
+            deltas_page_limit=DELTAS_PAGE_LIMIT,
+        )
         tap = Result(TAP, changes, "`tap-convex --state` to /dev/null")
-        airbyte = Result(AIRBYTE, changes, "`source-convex read --state` (incremental) to "
-                         "/dev/null", skipped=peer.skipped)
+        airbyte = Result(
+            AIRBYTE,
+            changes,
+            "`source-convex read --state` (incremental) to /dev/null",
+            skipped=peer.skipped,
+        )
         for round_number in range(1, repeat + 1):
             _progress(f"incremental round {round_number}/{repeat}")
             sample = measure_tap(emulator, work, state=tap_state)
-            _expect_rows(f"{TAP} incremental", sample.values.get("document_deltas", 0),
-                         scenario.log_rows)
+            _expect_rows(
+                f"{TAP} incremental", sample.values.get("document_deltas", 0), scenario.log_rows
+            )
             tap.samples.append(sample)
             if airbyte_state is not None and catalog is not None:
                 airbyte.samples.append(
-                    measure_airbyte(emulator, peer, catalog, work, state=airbyte_state))
+                    measure_airbyte(emulator, peer, catalog, work, state=airbyte_state)
+                )
         scenario.results = {TAP: tap, AIRBYTE: airbyte}
     return scenario
 
 
-def run_memory(sizes: list[int], repeat: int, reuse: dict[int, dict[str, Result]],
-               work: Path) -> dict[int, dict[str, Result]]:
+def run_memory(
+    sizes: list[int], repeat: int, reuse: dict[int, dict[str, Result]], work: Path
+) -> dict[int, dict[str, Result]]:
     """The tap's full sync at each size, with raw-fetch at that size as its baseline (the
     throughput runs are reused for their size)."""
     results: dict[int, dict[str, Result]] = {}
@@ -806,13 +939,23 @@ def machine() -> dict[str, Any]:
                 break
     with open("/proc/meminfo", encoding="utf-8") as info:
         total_kib = next(int(line.split()[1]) for line in info if line.startswith("MemTotal:"))
-    return {"cpu_model": cpu, "cores": os.cpu_count(), "ram_gib": round(total_kib / 2**20, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "load_average_at_end": [round(load, 2) for load in os.getloadavg()]}
+    return {
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(total_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
+    }
 
 
-MEASURED_CODE = ("tap_convex", "plugins/loaders/target-parquet/target_parquet", "meltano.yml",
-                 "pyproject.toml", "plugins/loaders/target-parquet/pyproject.toml")
+MEASURED_CODE = (
+    "tap_convex",
+    "plugins/loaders/target-parquet/target_parquet",
+    "meltano.yml",
+    "pyproject.toml",
+    "plugins/loaders/target-parquet/pyproject.toml",
+)
 
 
 def code_version() -> dict[str, Any]:
@@ -821,22 +964,30 @@ def code_version() -> dict[str, Any]:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=30).stdout.rstrip()
+            return subprocess.run(
+                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30
+            ).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    changed = [line[3:] for line in git("status", "--porcelain", "--", *MEASURED_CODE)
-               .splitlines()]
-    files = sorted(set(git("ls-files", "--cached", "--others", "--exclude-standard", "--",
-                           *MEASURED_CODE).splitlines()))
+    changed = [line[3:] for line in git("status", "--porcelain", "--", *MEASURED_CODE).splitlines()]
+    files = sorted(
+        set(
+            git(
+                "ls-files", "--cached", "--others", "--exclude-standard", "--", *MEASURED_CODE
+            ).splitlines()
+        )
+    )
     digest = hashlib.sha256()
     for name in files:
         path = REPO_ROOT / name
         if path.is_file():
             digest.update(name.encode() + b"\0" + path.read_bytes())
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed,
-            "measured_code_sha256": digest.hexdigest()[:16]}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": changed,
+        "measured_code_sha256": digest.hexdigest()[:16],
+    }
 
 
 def _fmt(value: float | None, digits: int = 0, suffix: str = "") -> str:
@@ -849,8 +1000,9 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base if value is not None and base else None
 
 
-def verdicts(throughput: dict[str, Result], incremental: Incremental,
-             memory: dict[int, dict[str, Result]]) -> dict[str, Verdict]:
+def verdicts(
+    throughput: dict[str, Result], incremental: Incremental, memory: dict[int, dict[str, Result]]
+) -> dict[str, Verdict]:
     tap = throughput[TAP].rows_per_s
     vs_airbyte = _ratio(tap, throughput[AIRBYTE].rows_per_s)
     vs_raw = _ratio(tap, throughput[RAW].rows_per_s)
@@ -863,26 +1015,55 @@ def verdicts(throughput: dict[str, Result], incremental: Incremental,
     growth = (_ratio(rss[sizes[-1]], rss[sizes[0]]) or 1) - 1 if len(sizes) > 1 else None
     out = {}
     for key, goal, measured, ok, text in (
-        ("tap_vs_airbyte", f"tap-convex ≥ {TAP_VS_AIRBYTE:g}× airbyte docs/s", vs_airbyte,
-         (vs_airbyte or 0) >= TAP_VS_AIRBYTE, f"{_fmt(vs_airbyte, 2)}×"),
-        ("tap_vs_raw", f"tap-convex ≥ {TAP_VS_RAW:.0%} of raw-fetch docs/s", vs_raw,
-         (vs_raw or 0) >= TAP_VS_RAW, f"{_fmt(vs_raw and vs_raw * 100, 0)}%"),
-        ("end_to_end", f"end to end into Parquet ≥ {E2E_ROWS_PER_S:,} rows/s", e2e,
-         (e2e or 0) >= E2E_ROWS_PER_S, f"{_fmt(e2e)} rows/s"),
-        ("incremental_requests", f"incremental over {incremental.tables} tables ≤ "
-         f"{INCREMENTAL_VS_MINIMUM:g}× the minimum document_deltas requests of one walk",
-         vs_min, (vs_min or math.inf) <= INCREMENTAL_VS_MINIMUM,
-         f"{deltas} requests = {_fmt(vs_min, 2)}× the minimum {incremental.minimum_requests}"),
-        ("peak_rss", f"tap-convex peak RSS < {RSS_LIMIT_MIB:g} MiB", worst_rss,
-         (worst_rss or math.inf) < RSS_LIMIT_MIB, f"{_fmt(worst_rss, 1)} MiB (largest)"),
-        ("rss_flat", f"peak RSS at {_fmt(sizes[-1]) if sizes else '?'} ≤ {RSS_GROWTH:.0%} "
-         f"above {_fmt(sizes[0]) if sizes else '?'} documents", growth,
-         (growth if growth is not None else math.inf) <= RSS_GROWTH,
-         f"{_fmt(growth and growth * 100, 1, '%')} ({' → '.join(_fmt(rss[s], 1) for s in sizes)}"
-         " MiB)"),
+        (
+            "tap_vs_airbyte",
+            f"tap-convex ≥ {TAP_VS_AIRBYTE:g}× airbyte docs/s",
+            vs_airbyte,
+            (vs_airbyte or 0) >= TAP_VS_AIRBYTE,
+            f"{_fmt(vs_airbyte, 2)}×",
+        ),
+        (
+            "tap_vs_raw",
+            f"tap-convex ≥ {TAP_VS_RAW:.0%} of raw-fetch docs/s",
+            vs_raw,
+            (vs_raw or 0) >= TAP_VS_RAW,
+            f"{_fmt(vs_raw and vs_raw * 100, 0)}%",
+        ),
+        (
+            "end_to_end",
+            f"end to end into Parquet ≥ {E2E_ROWS_PER_S:,} rows/s",
+            e2e,
+            (e2e or 0) >= E2E_ROWS_PER_S,
+            f"{_fmt(e2e)} rows/s",
+        ),
+        (
+            "incremental_requests",
+            f"incremental over {incremental.tables} tables ≤ "
+            f"{INCREMENTAL_VS_MINIMUM:g}× the minimum document_deltas requests of one walk",
+            vs_min,
+            (vs_min or math.inf) <= INCREMENTAL_VS_MINIMUM,
+            f"{deltas} requests = {_fmt(vs_min, 2)}× the minimum {incremental.minimum_requests}",
+        ),
+        (
+            "peak_rss",
+            f"tap-convex peak RSS < {RSS_LIMIT_MIB:g} MiB",
+            worst_rss,
+            (worst_rss or math.inf) < RSS_LIMIT_MIB,
+            f"{_fmt(worst_rss, 1)} MiB (largest)",
+        ),
+        (
+            "rss_flat",
+            f"peak RSS at {_fmt(sizes[-1]) if sizes else '?'} ≤ {RSS_GROWTH:.0%} "
+            f"above {_fmt(sizes[0]) if sizes else '?'} documents",
+            growth,
+            (growth if growth is not None else math.inf) <= RSS_GROWTH,
+            f"{_fmt(growth and growth * 100, 1, '%')} ({' → '.join(_fmt(rss[s], 1) for s in sizes)}"
+            " MiB)",
+        ),
     ):
-        out[key] = Verdict(goal, text, ok) if measured is not None else Verdict(
-            goal, "not measured", None)
+        out[key] = (
+            Verdict(goal, text, ok) if measured is not None else Verdict(goal, "not measured", None)
+        )
     return out
 
 
@@ -890,9 +1071,15 @@ def _mark(verdict: Verdict) -> str:
     return {True: "met", False: "**MISSED**", None: "not measured"}[verdict.met]
 
 
-def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
-                    fixed: dict[str, Result], incremental: Incremental, memory: dict[int, dict[str, Result]],
-                    checks: dict[str, Verdict], peer: PeerInstall) -> str:
+def render_markdown(
+    report: dict[str, Any],
+    throughput: dict[str, Result],
+    fixed: dict[str, Result],
+    incremental: Incremental,
+    memory: dict[int, dict[str, Result]],
+    checks: dict[str, Verdict],
+    peer: PeerInstall,
+) -> str:
     raw_rate = throughput[RAW].rows_per_s
     airbyte_rate = throughput[AIRBYTE].rows_per_s
     box = report["machine"]
@@ -906,13 +1093,19 @@ def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
         f"Python {peer.python or '–'} (airbyte-source-convex). Load average when done: "
         f"{', '.join(map(str, box['load_average_at_end']))}.",
         f"* Code: commit `{report['code']['commit']}`"
-        + (f", with uncommitted changes to {', '.join(report['code']['uncommitted'])}"
-           if report["code"]["uncommitted"] else ", no uncommitted change to the measured code")
+        + (
+            f", with uncommitted changes to {', '.join(report['code']['uncommitted'])}"
+            if report["code"]["uncommitted"]
+            else ", no uncommitted change to the measured code"
+        )
         + f" (tap, target, Meltano project; content hash "
         f"`{report['code']['measured_code_sha256']}`)."
-        + (" **The measured code changed during the run**, so some runs measured other code "
-           f"(hash at the end `{report['code_changed_during_run']['measured_code_sha256']}`)."
-           if report["code_changed_during_run"] else ""),
+        + (
+            " **The measured code changed during the run**, so some runs measured other code "
+            f"(hash at the end `{report['code_changed_during_run']['measured_code_sha256']}`)."
+            if report["code_changed_during_run"]
+            else ""
+        ),
         f"* Every figure is the median of {report['repeat']} run(s); peak RSS is the largest "
         "run. Each run is a whole process (start-up, discovery, exit). The emulator runs in "
         "its own process on the same machine, so it shares the cores with the contenders.",
@@ -923,7 +1116,10 @@ def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
         "| peak RSS MiB | tree RSS MiB | target | |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    row_target = {TAP: [checks["tap_vs_raw"], checks["tap_vs_airbyte"]], E2E: [checks["end_to_end"]]}
+    row_target = {
+        TAP: [checks["tap_vs_raw"], checks["tap_vs_airbyte"]],
+        E2E: [checks["end_to_end"]],
+    }
     for name, result in throughput.items():
         goals = row_target.get(name, [])
         if result.skipped:
@@ -979,9 +1175,11 @@ def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
             lines.append(f"| {name} | skipped: {result.skipped} | | | | | | | | | | |")
             continue
         deltas = result.median_requests("document_deltas")
-        others = ", ".join(f"{endpoint} {result.median_requests(endpoint)}"
-                           for endpoint in sorted(result.samples[0].requests)
-                           if endpoint != "document_deltas")
+        others = ", ".join(
+            f"{endpoint} {result.median_requests(endpoint)}"
+            for endpoint in sorted(result.samples[0].requests)
+            if endpoint != "document_deltas"
+        )
         goal = checks["incremental_requests"] if name == TAP else None
         lines.append(
             f"| {name} | {result.timed} | {result.rows:,} | {deltas:,} "
@@ -1015,8 +1213,11 @@ def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
     if peer.skipped:
         lines.append(f"Skipped: {peer.skipped}.")
     else:
-        made = (f"created by this run in {peer.install_s:.0f} s" if peer.created_now
-                else "reused from an earlier run")
+        made = (
+            f"created by this run in {peer.install_s:.0f} s"
+            if peer.created_now
+            else "reused from an earlier run"
+        )
         lines.append(
             f"`{PEER_PACKAGE}=={peer.versions.get(PEER_PACKAGE, '?')}` with "
             f"`airbyte-cdk=={peer.versions.get('airbyte-cdk', '?')}` in "
@@ -1034,27 +1235,53 @@ def render_markdown(report: dict[str, Any], throughput: dict[str, Result],
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark tap-convex against raw fetching, airbyte-source-convex and "
-                    "its own Meltano pipeline; writes RESULTS.md and results.json.")
-    parser.add_argument("--docs", type=int, default=200_000,
-                        help="documents for the throughput runs (default 200,000)")
+        "its own Meltano pipeline; writes RESULTS.md and results.json."
+    )
+    parser.add_argument(
+        "--docs",
+        type=int,
+        default=200_000,
+        help="documents for the throughput runs (default 200,000)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--memory-docs", default="200000,1000000",
-                        help="comma-separated sizes for the tap's peak RSS (default 200000,1000000)")
-    parser.add_argument("--changes", type=int, default=20_000,
-                        help="inserts and updates for the incremental run (default 20,000)")
+    parser.add_argument(
+        "--memory-docs",
+        default="200000,1000000",
+        help="comma-separated sizes for the tap's peak RSS (default 200000,1000000)",
+    )
+    parser.add_argument(
+        "--changes",
+        type=int,
+        default=20_000,
+        help="inserts and updates for the incremental run (default 20,000)",
+    )
     parser.add_argument("--incremental-tables", type=int, default=20)
-    parser.add_argument("--incremental-docs", type=int,
-                        help="documents before the changes (default: --docs)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="CI smoke run: 5,000 documents, 1 run, 2,000 changes, memory at "
-                             "5,000 and 25,000 (overrides those options)")
-    parser.add_argument("--peer-install-timeout", type=float,
-                        help="seconds allowed to create the airbyte venv "
-                             "(default 900; 120 with --smoke); on timeout airbyte is skipped")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR,
-                        help="directory for RESULTS.md and results.json (default benchmarks/)")
-    parser.add_argument("--keep-work", action="store_true",
-                        help="keep the scratch directory (logs, configs, catalogs, states)")
+    parser.add_argument(
+        "--incremental-docs", type=int, help="documents before the changes (default: --docs)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CI smoke run: 5,000 documents, 1 run, 2,000 changes, memory at "
+        "5,000 and 25,000 (overrides those options)",
+    )
+    parser.add_argument(
+        "--peer-install-timeout",
+        type=float,
+        help="seconds allowed to create the airbyte venv "
+        "(default 900; 120 with --smoke); on timeout airbyte is skipped",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH_DIR,
+        help="directory for RESULTS.md and results.json (default benchmarks/)",
+    )
+    parser.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep the scratch directory (logs, configs, catalogs, states)",
+    )
     parser.add_argument("--raw-fetch-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -1088,8 +1315,11 @@ def main(argv: list[str] | None = None) -> int:
         return raw_fetch_worker(args.raw_fetch_worker)
     for needed in (BIN / "tap-convex", BIN / "convex-emulator", BIN / "target-parquet", MELTANO):
         if not needed.exists():
-            print(f"run.py: {needed.relative_to(REPO_ROOT)} is missing; run scripts/test first "
-                  "(it creates .venv and .venv-meltano)", file=sys.stderr)
+            print(
+                f"run.py: {needed.relative_to(REPO_ROOT)} is missing; run scripts/test first "
+                "(it creates .venv and .venv-meltano)",
+                file=sys.stderr,
+            )
             return 2
     started = time.perf_counter()
     code_at_start = code_version()
@@ -1100,10 +1330,15 @@ def main(argv: list[str] | None = None) -> int:
         ensure_meltano_plugins(work)
         throughput = run_throughput(args.docs, args.repeat, peer, work)
         fixed = run_fixed_costs(args.repeat, work)
-        incremental = run_incremental(args.incremental_docs, args.incremental_tables,
-                                      args.changes, args.repeat, peer, work)
-        memory = run_memory(args.memory_sizes, args.repeat,
-                            {args.docs: {RAW: throughput[RAW], TAP: throughput[TAP]}}, work)
+        incremental = run_incremental(
+            args.incremental_docs, args.incremental_tables, args.changes, args.repeat, peer, work
+        )
+        memory = run_memory(
+            args.memory_sizes,
+            args.repeat,
+            {args.docs: {RAW: throughput[RAW], TAP: throughput[TAP]}},
+            work,
+        )
     checks = verdicts(throughput, incremental, memory)
     code_at_end = code_version()
     code_changed = code_at_end["measured_code_sha256"] != code_at_start["measured_code_sha256"]
@@ -1119,23 +1354,36 @@ def main(argv: list[str] | None = None) -> int:
         "smoke": args.smoke,
         "duration_s": round(time.perf_counter() - started, 1),
         "throughput": {name: result.to_json() for name, result in throughput.items()},
-        "fixed_costs": {name: {**result.to_json(), "marginal_rows_per_s_at_docs":
-                               marginal_rows_per_s(throughput[name], result)}
-                        for name, result in fixed.items()},
+        "fixed_costs": {
+            name: {
+                **result.to_json(),
+                "marginal_rows_per_s_at_docs": marginal_rows_per_s(throughput[name], result),
+            }
+            for name, result in fixed.items()
+        },
         "incremental": incremental.to_json(),
-        "memory": {str(docs): {name: result.to_json() for name, result in pair.items()}
-                   for docs, pair in memory.items()},
+        "memory": {
+            str(docs): {name: result.to_json() for name, result in pair.items()}
+            for docs, pair in memory.items()
+        },
         "targets": {key: asdict(verdict) for key, verdict in checks.items()},
-        "airbyte_install": {**asdict(peer), "executable": None if peer.executable is None
-                            else str(peer.executable.relative_to(REPO_ROOT))},
+        "airbyte_install": {
+            **asdict(peer),
+            "executable": None
+            if peer.executable is None
+            else str(peer.executable.relative_to(REPO_ROOT)),
+        },
     }
     markdown = render_markdown(report, throughput, fixed, incremental, memory, checks, peer)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "RESULTS.md").write_text(markdown, encoding="utf-8")
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(markdown)
-    print(f"written: {args.out / 'RESULTS.md'}, {args.out / 'results.json'} "
-          f"({report['duration_s']} s)", file=sys.stderr)
+    print(
+        f"written: {args.out / 'RESULTS.md'}, {args.out / 'results.json'} "
+        f"({report['duration_s']} s)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from tap_convex.emulator import EmulatorClient
 
@@ -25,8 +25,11 @@ EMULATOR = Path(sys.executable).with_name("convex-emulator")
 def start_emulator() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     ready = WORK / "emulator.json"
     ready.unlink(missing_ok=True)
-    process = subprocess.Popen([str(EMULATOR), "--demo", "--ready-file", str(ready)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(EMULATOR), "--demo", "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not ready.exists() or not ready.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -46,8 +49,13 @@ def meltano_run(emulator: dict[str, str]) -> None:
         "TARGET_PARQUET_DESTINATION_PATH": str(LAKE),
     }
     print("$ meltano run tap-convex target-parquet", flush=True)
-    result = subprocess.run([str(MELTANO), "run", "tap-convex", "target-parquet"], cwd=ROOT,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(MELTANO), "run", "tap-convex", "target-parquet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         sys.exit(f"demo: meltano run failed:\n{result.stderr[-3000:]}")
 
@@ -57,15 +65,19 @@ def summarise(title: str, since_load: str | None = None) -> str:
     print(f"\n{title}")
     print(f"  {'stream':<18}{'rows':>7}{'deletes':>9}{'live now':>10}")
     newest = since_load
-    for stream_dir in sorted(p for p in LAKE.iterdir() if p.is_dir() and not p.name.startswith("_")):
+    for stream_dir in sorted(
+        p for p in LAKE.iterdir() if p.is_dir() and not p.name.startswith("_")
+    ):
         files = sorted(stream_dir.glob("date=*/*.parquet"))
         if not files:
             continue
         table = ds.dataset([str(f) for f in files], format="parquet").to_table(
-            columns=["_id", "_ts", "_deleted", "_load_id"])
+            columns=["_id", "_ts", "_deleted", "_load_id"]
+        )
         latest = table.group_by("_id").aggregate([("_ts", "max")])
-        newest_rows = table.join(latest, keys=["_id", "_ts"], right_keys=["_id", "_ts_max"],
-                                 join_type="inner")
+        newest_rows = table.join(
+            latest, keys=["_id", "_ts"], right_keys=["_id", "_ts_max"], join_type="inner"
+        )
         live = pc.sum(pc.invert(newest_rows["_deleted"])).as_py() or 0
         if since_load is not None:
             table = table.filter(pc.greater(table["_load_id"], since_load))
@@ -79,12 +91,18 @@ def summarise(title: str, since_load: str | None = None) -> str:
 
 def change_data(client: EmulatorClient) -> None:
     users = [d for d in client.documents() if d["_table"] == "users" and d["_component"] == ""]
-    ops = [{"op": "patch", "id": u["_id"], "fields": {"verified": True, "name": "renamed"}}
-           for u in users[:5]]
+    ops = [
+        {"op": "patch", "id": u["_id"], "fields": {"verified": True, "name": "renamed"}}
+        for u in users[:5]
+    ]
     ops += [{"op": "delete", "id": u["_id"]} for u in users[5:8]]
-    ops.append({"op": "insert", "table": "messages", "doc": {"body": "hello again", "likes": 2**62}})
+    ops.append(
+        {"op": "insert", "table": "messages", "doc": {"body": "hello again", "likes": 2**62}}
+    )
     client.transaction(ops)
-    print("\nChanged the deployment: 5 users updated, 3 deleted, 1 message added (one transaction).")
+    print(
+        "\nChanged the deployment: 5 users updated, 3 deleted, 1 message added (one transaction)."
+    )
 
 
 def main() -> None:

@@ -104,8 +104,12 @@ class ConvexClient:
         body = self._request(
             "POST",
             "list_snapshot",
-            json={"snapshot": snapshot, "cursor": cursor, "selection": selection,
-                  "format": WIRE_FORMAT},
+            json={
+                "snapshot": snapshot,
+                "cursor": cursor,
+                "selection": selection,
+                "format": WIRE_FORMAT,
+            },
         )
         return parse_snapshot_page(body)
 
@@ -120,7 +124,11 @@ class ConvexClient:
     # ---- transport ------------------------------------------------------------------------
 
     def _request(
-        self, method: str, endpoint: str, *, params: dict[str, str] | None = None,
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
     ) -> Any:
         attempt = 0
@@ -130,7 +138,9 @@ class ConvexClient:
             try:
                 self.requests_made += 1
                 response = self._http.request(
-                    method, endpoint, params=params,
+                    method,
+                    endpoint,
+                    params=params,
                     content=msgspec.json.encode(json) if json is not None else None,
                     headers={"Content-Type": "application/json"} if json is not None else None,
                 )
@@ -154,8 +164,13 @@ class ConvexClient:
                     f"{self._settings.deployment_url} is reachable and healthy, or raise max_retries."
                 )
             delay = self._backoff(attempt, retry_after)
-            logger.warning("%s; retrying in %.1f s (attempt %d of %d).", problem, delay,
-                           attempt + 1, self._settings.max_retries + 1)
+            logger.warning(
+                "%s; retrying in %.1f s (attempt %d of %d).",
+                problem,
+                delay,
+                attempt + 1,
+                self._settings.max_retries + 1,
+            )
             self._sleep(delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -213,12 +228,17 @@ def parse_snapshot_page(body: Any) -> SnapshotPage:
     if not isinstance(body, dict):
         raise ProtocolError("list_snapshot answered with something other than an object.")
     values, snapshot, cursor, has_more = (
-        body.get("values"), body.get("snapshot"), body.get("cursor"), body.get("hasMore")
+        body.get("values"),
+        body.get("snapshot"),
+        body.get("cursor"),
+        body.get("hasMore"),
     )
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
         raise ProtocolError("list_snapshot answered without a list of values.")
     if type(snapshot) is not int or type(has_more) is not bool:
-        raise ProtocolError("list_snapshot answered without an integer snapshot and a hasMore flag.")
+        raise ProtocolError(
+            "list_snapshot answered without an integer snapshot and a hasMore flag."
+        )
     if cursor is not None and not isinstance(cursor, str):
         raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
     if has_more and cursor is None:
@@ -234,5 +254,7 @@ def parse_deltas_page(body: Any) -> DeltasPage:
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
         raise ProtocolError("document_deltas answered without a list of values.")
     if type(cursor) is not int or type(has_more) is not bool:
-        raise ProtocolError("document_deltas answered without an integer cursor and a hasMore flag.")
+        raise ProtocolError(
+            "document_deltas answered without an integer cursor and a hasMore flag."
+        )
     return DeltasPage(values, cursor, has_more)

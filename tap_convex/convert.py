@@ -23,7 +23,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-METADATA_FIELDS = ("_ts", "_deleted", "_component", "_table", "_sdc_deleted_at")
 _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
 
 

@@ -57,7 +57,8 @@ def discover_tables(client: ConvexClient) -> list[TableInfo]:
     except ConvexApiError as error:
         logger.warning(
             "json_schemas failed (%s); tables are discovered from their column names, with "
-            "permissive types.", error,
+            "permissive types.",
+            error,
         )
         typed = {}
     tables: dict[str, TableInfo] = {}
@@ -69,7 +70,9 @@ def discover_tables(client: ConvexClient) -> list[TableInfo]:
             if not isinstance(table, str) or not isinstance(names, list):
                 raise ProtocolError("get_table_column_names answered a table without name/columns.")
             component_schemas = typed.get(component)
-            table_schema = component_schemas.get(table) if isinstance(component_schemas, dict) else None
+            table_schema = (
+                component_schemas.get(table) if isinstance(component_schemas, dict) else None
+            )
             info = table_info(component, table, names, table_schema)
             clash = tables.get(info.stream_name)
             if clash is not None:
@@ -82,9 +85,7 @@ def discover_tables(client: ConvexClient) -> list[TableInfo]:
     return [tables[name] for name in sorted(tables)]
 
 
-def table_info(
-    component: str, table: str, columns: list[str], json_schema: Any
-) -> TableInfo:
+def table_info(component: str, table: str, columns: list[str], json_schema: Any) -> TableInfo:
     """Build a table's Singer schema; without a usable JSON schema, columns are permissive."""
     properties: dict[str, Any] = {}
     number_only: set[str] = set()
@@ -100,7 +101,9 @@ def table_info(
             number_only.add(name)
     properties.update(METADATA_PROPERTIES)
     schema = {"type": "object", "properties": properties}
-    return TableInfo(component, table, stream_name(component, table), schema, frozenset(number_only))
+    return TableInfo(
+        component, table, stream_name(component, table), schema, frozenset(number_only)
+    )
 
 
 def property_schema(convex_schema: Any) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -134,12 +134,17 @@ class Settings:
         return settings
 
 
-def _positive(config: Mapping[str, Any], name: str, default: float, *, allow_zero: bool = False) -> float:
+def _positive(
+    config: Mapping[str, Any], name: str, default: float, *, allow_zero: bool = False
+) -> float:
     value = config.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value < 0 or (
-        value == 0 and not allow_zero
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, Decimal))
+        or value < 0
+        or (value == 0 and not allow_zero)
     ):
         raise ConfigError(f"{name} must be a positive number; got {value!r}.")
     return float(value)
@@ -147,7 +152,9 @@ def _positive(config: Mapping[str, Any], name: str, default: float, *, allow_zer
 
 def _deployment_url(raw: Any, allow_insecure_http: bool) -> str:
     """Accept ``http(s)://host[:port][/]`` only, as Convex's own connector does."""
-    hint = "Set deployment_url to your deployment's URL, e.g. https://happy-animal-123.convex.cloud."
+    hint = (
+        "Set deployment_url to your deployment's URL, e.g. https://happy-animal-123.convex.cloud."
+    )
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(f"deployment_url is missing. {hint}")
     try:
@@ -157,7 +164,13 @@ def _deployment_url(raw: Any, allow_insecure_http: bool) -> str:
         raise ConfigError(f"deployment_url {raw!r} is not a valid URL. {hint}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"deployment_url {raw!r} must be an http(s) URL with a host. {hint}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+    if (
+        parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
         raise ConfigError(
             f"deployment_url {raw!r} must have no path, query, fragment or credentials. {hint}"
         )

@@ -21,8 +21,16 @@ from tap_convex.errors import StateError
 STATE_FORMAT = 1
 SNAPSHOT = "snapshot"
 DELTAS = "deltas"
-_KEYS = ("state_format", "component", "table", "phase", "snapshot_ts", "snapshot_cursor",
-         "deltas_cursor", "table_version")
+_KEYS = (
+    "state_format",
+    "component",
+    "table",
+    "phase",
+    "snapshot_ts",
+    "snapshot_cursor",
+    "deltas_cursor",
+    "table_version",
+)
 _RESET_HINT = "remove this stream's bookmark (or the whole state) to re-sync it from a snapshot"
 
 
@@ -85,8 +93,9 @@ def from_state(stream: str, raw: Any, component: str, table: str) -> Bookmark:
         )
     )
     if not valid:
-        raise StateError(f"The state of stream {stream!r} is not a valid tap-convex bookmark; "
-                         f"{_RESET_HINT}.")
+        raise StateError(
+            f"The state of stream {stream!r} is not a valid tap-convex bookmark; {_RESET_HINT}."
+        )
     return Bookmark(component, table, phase, snapshot_ts, cursor, deltas_cursor, table_version)
 
 
@@ -100,9 +109,17 @@ def next_table_version(previous: int | None, snapshot_ts: int) -> int:
     return seconds if previous is None else max(previous + 1, seconds)
 
 
-def snapshot_page_emitted(bookmark: Bookmark, snapshot_ts: int, cursor: str, version: int) -> Bookmark:
-    return replace(bookmark, phase=SNAPSHOT, snapshot_ts=snapshot_ts, snapshot_cursor=cursor,
-                   deltas_cursor=None, table_version=version)
+def snapshot_page_emitted(
+    bookmark: Bookmark, snapshot_ts: int, cursor: str, version: int
+) -> Bookmark:
+    return replace(
+        bookmark,
+        phase=SNAPSHOT,
+        snapshot_ts=snapshot_ts,
+        snapshot_cursor=cursor,
+        deltas_cursor=None,
+        table_version=version,
+    )
 
 
 def snapshot_completed(bookmark: Bookmark, snapshot_ts: int, version: int) -> Bookmark:

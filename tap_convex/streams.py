@@ -73,7 +73,8 @@ class ConvexTableStream(Stream):
         """User fields deselected in the catalog; they are excluded server-side."""
         mask = self.mask
         return [
-            name for name in self.schema["properties"]
+            name
+            for name in self.schema["properties"]
             if not name.startswith("_") and not mask.get(("properties", name), True)
         ]
 
@@ -93,7 +94,9 @@ class ConvexTableStream(Stream):
     def write_schema(self) -> None:
         self._write_schema_message()
 
-    def write_record(self, record: dict[str, Any], version: int | None, extracted_at: datetime) -> None:
+    def write_record(
+        self, record: dict[str, Any], version: int | None, extracted_at: datetime
+    ) -> None:
         """Write one record; without maps, flattening or deselected fields, skip the SDK's
         per-record transforms (the converter already built a record that fits the schema)."""
         if self._plain_output is None:

@@ -39,7 +39,9 @@ class SyncEngine:
         self._streams = {stream.key: stream for stream in streams}
         self._write_state = write_state
         self._resnapshot_expired = resnapshot_expired
-        self._bookmarks: dict[Key, Bookmark] = {key: s.read_bookmark() for key, s in self._streams.items()}
+        self._bookmarks: dict[Key, Bookmark] = {
+            key: s.read_bookmark() for key, s in self._streams.items()
+        }
         self._selection_columns = {key: s.excluded_columns() for key, s in self._streams.items()}
 
     def run(self) -> None:
@@ -121,8 +123,12 @@ class SyncEngine:
                 self._bookmarks[key] = state.snapshot_completed(
                     self._bookmarks[key], snapshot, versions[key]
                 )
-                logger.info("Snapshot of %s complete: %d records at version %d.",
-                            self._streams[key].name, counts[key], versions[key])
+                logger.info(
+                    "Snapshot of %s complete: %d records at version %d.",
+                    self._streams[key].name,
+                    counts[key],
+                    versions[key],
+                )
             self._checkpoint(keys)
             return
 
@@ -169,7 +175,9 @@ class SyncEngine:
             self._checkpoint(keys)
             pages += 1
             if not page.has_more:
-                logger.info("Change log read to %d: %d records in %d page(s).", cursor, records, pages)
+                logger.info(
+                    "Change log read to %d: %d records in %d page(s).", cursor, records, pages
+                )
                 return
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -191,7 +199,9 @@ class SyncEngine:
             )
         logger.warning(
             "RE-SNAPSHOT: the saved position of %s has expired (%s); re-snapshotting them. "
-            "Their ACTIVATE_VERSION will retire rows that no longer exist.", names, error.code,
+            "Their ACTIVATE_VERSION will retire rows that no longer exist.",
+            names,
+            error.code,
         )
         for key in keys:
             self._bookmarks[key] = state.restart_snapshot(self._bookmarks[key])

@@ -73,7 +73,8 @@ class TapConvex(Tap):
         # of the collector's view so its full collections stop rescanning it on every page.
         gc.freeze()
         selected = [
-            stream for stream in self.streams.values()
+            stream
+            for stream in self.streams.values()
             if isinstance(stream, ConvexTableStream) and stream.selected
         ]
         engine = SyncEngine(
@@ -96,7 +97,8 @@ class TapConvex(Tap):
             if root.selected and entry.tap_stream_id not in self.streams:
                 logger.warning(
                     "Stream %r is selected but its table no longer exists in the deployment; "
-                    "skipping it. Its bookmark is kept.", entry.tap_stream_id,
+                    "skipping it. Its bookmark is kept.",
+                    entry.tap_stream_id,
                 )
 
 

@@ -80,7 +80,9 @@ def run_transaction(emulator: EmulatorServer, ops: list[dict[str, Any]]) -> dict
                     tx.insert(op["table"], formats.from_wire(op["doc"]), op.get("component", ""))
                 )
             elif kind == "patch":
-                tx.patch(op["id"], formats.from_wire(op.get("fields", {})), tuple(op.get("unset", ())))
+                tx.patch(
+                    op["id"], formats.from_wire(op.get("fields", {})), tuple(op.get("unset", ()))
+                )
                 ids.append(op["id"])
             elif kind == "replace":
                 tx.replace(op["id"], formats.from_wire(op["doc"]))

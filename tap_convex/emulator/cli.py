@@ -28,16 +28,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tables", type=int, default=5, help="tables for --docs (default 5)")
     parser.add_argument("--load", type=Path, help="load a JSONL file or a directory of them")
     parser.add_argument("--seed", type=int, default=0, help="seed for ids and tablet order")
-    parser.add_argument("--frozen-clock", type=int, metavar="NS",
-                        help="start the clock at this ns timestamp; it moves only when advanced")
+    parser.add_argument(
+        "--frozen-clock",
+        type=int,
+        metavar="NS",
+        help="start the clock at this ns timestamp; it moves only when advanced",
+    )
     parser.add_argument("--snapshot-page-limit", type=int, default=1024)
     parser.add_argument("--deltas-page-limit", type=int, default=128)
     parser.add_argument("--retention-days", type=float, default=14)
     parser.add_argument("--snapshot-max-age-days", type=float, default=5)
-    parser.add_argument("--disable-streaming-export", action="store_true",
-                        help="answer 403 StreamingExportNotEnabled, as a non-Pro deployment does")
-    parser.add_argument("--ready-file", type=Path,
-                        help="also write the URL and key as JSON to this file once serving")
+    parser.add_argument(
+        "--disable-streaming-export",
+        action="store_true",
+        help="answer 403 StreamingExportNotEnabled, as a non-Pro deployment does",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="also write the URL and key as JSON to this file once serving",
+    )
     return parser
 
 

@@ -21,21 +21,26 @@ class EmulatorClient:
     def __repr__(self) -> str:
         return f"EmulatorClient({self.url!r})"
 
-    def _call(self, method: str, action: str, body: dict[str, Any] | None = None,
-              query: str = "") -> Any:
+    def _call(
+        self, method: str, action: str, body: dict[str, Any] | None = None, query: str = ""
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             f"{self.url}/_emulator/{action}{query}",
             data=data,
             method=method,
-            headers={"Authorization": f"Convex {self._admin_key}",
-                     "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Convex {self._admin_key}",
+                "Content-Type": "application/json",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
-            raise RuntimeError(f"emulator {method} {action}: {error.code} {error.read()!r}") from None
+            raise RuntimeError(
+                f"emulator {method} {action}: {error.code} {error.read()!r}"
+            ) from None
 
     def transaction(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         """Ops: ``{"op": "insert", "table", "doc", "component"?}``, ``{"op": "patch", "id",
@@ -87,5 +92,7 @@ class EmulatorClient:
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "stats")
 
-    def load(self, *, demo: bool = False, generate: int = 0, jsonl: str | None = None) -> dict[str, Any]:
+    def load(
+        self, *, demo: bool = False, generate: int = 0, jsonl: str | None = None
+    ) -> dict[str, Any]:
         return self._call("POST", "load", {"demo": demo, "generate": generate, "jsonl": jsonl})

@@ -85,7 +85,10 @@ def _demo_messages(store: Store, rng: random.Random, user_ids: list[str]) -> Non
                         "likes": rng.randrange(-5, 2**63 - 1) if index % 11 == 0 else index,
                         "score": score,
                         "tags": rng.sample(_WORDS, k=index % 4),
-                        "meta": {"edits": index % 3, "thread": {"depth": index % 5, "big": -(2**63)}},
+                        "meta": {
+                            "edits": index % 3,
+                            "thread": {"depth": index % 5, "big": -(2**63)},
+                        },
                         "pinned": index % 13 == 0,
                     },
                 )

@@ -110,9 +110,7 @@ def _clean(value: Any) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return value
     if kind is dict:
-        return {
-            key: item if type(item) in _AS_IS else _clean(item) for key, item in value.items()
-        }
+        return {key: item if type(item) in _AS_IS else _clean(item) for key, item in value.items()}
     if kind is list:
         return [item if type(item) in _AS_IS else _clean(item) for item in value]
     if kind is bytes:
@@ -169,7 +167,7 @@ def from_wire(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
         if len(value) == 1:
-            (key, payload), = value.items()
+            ((key, payload),) = value.items()
             if key in _SPECIAL_KEYS:
                 return _decode_special(key, payload)
             if key in ("$set", "$map"):

@@ -175,9 +175,7 @@ def is_component_path(path: str) -> bool:
     """``""`` is the root; otherwise ``/``-joined identifiers that are not all underscores."""
     if path == "":
         return True
-    return all(
-        _COMPONENT_NAME.fullmatch(part) and part.strip("_") for part in path.split("/")
-    )
+    return all(_COMPONENT_NAME.fullmatch(part) and part.strip("_") for part in path.split("/"))
 
 
 def is_table_name(name: str) -> bool:

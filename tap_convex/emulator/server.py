@@ -201,10 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              extra_headers: dict[str, str] | None = None) -> None:
-        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
-                f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        head = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+        ]
         for name, value in (extra_headers or {}).items():
             head.append(f"{name}: {value}")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
@@ -331,9 +339,15 @@ class _Handler(BaseHTTPRequestHandler):
                 fmt,
             )
             text = (
-                '{"values":[' + ",".join(page.values) + '],"snapshot":' + str(page.snapshot)
-                + ',"cursor":' + json.dumps(page.cursor)
-                + ',"hasMore":' + ("true" if page.has_more else "false") + "}"
+                '{"values":['
+                + ",".join(page.values)
+                + '],"snapshot":'
+                + str(page.snapshot)
+                + ',"cursor":'
+                + json.dumps(page.cursor)
+                + ',"hasMore":'
+                + ("true" if page.has_more else "false")
+                + "}"
             )
             return text.encode("utf-8"), len(page.values)
         cursor = _optional_int(args, "cursor", query=self.command == "GET")
@@ -343,8 +357,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
         page = store.document_deltas(cursor, selection, fmt)
         text = (
-            '{"values":[' + ",".join(page.values) + '],"cursor":' + str(page.cursor)
-            + ',"hasMore":' + ("true" if page.has_more else "false") + "}"
+            '{"values":['
+            + ",".join(page.values)
+            + '],"cursor":'
+            + str(page.cursor)
+            + ',"hasMore":'
+            + ("true" if page.has_more else "false")
+            + "}"
         )
         return text.encode("utf-8"), len(page.values)
 

@@ -28,8 +28,10 @@ def _observe(shape: Shape, value: Any, id_tables: dict[str, Tablet]) -> None:
     elif kind is float:
         # -0.0 is special too: upstream gives it its own shape, and the encoded formats send
         # it as {"$float": ...}, so a plain "number" schema would reject the value.
-        special = math.isnan(value) or math.isinf(value) or (
-            value == 0.0 and math.copysign(1.0, value) < 0
+        special = (
+            math.isnan(value)
+            or math.isinf(value)
+            or (value == 0.0 and math.copysign(1.0, value) < 0)
         )
         shape["float64"] = shape.get("float64", False) or special
     elif kind is str:
@@ -45,10 +47,14 @@ def _observe(shape: Shape, value: Any, id_tables: dict[str, Tablet]) -> None:
         for item in value:
             _observe(items, item, id_tables)
     elif kind is dict:
-        _observe_object(shape.setdefault("object", {"count": 0, "fields": {}, "seen": {}}), value, id_tables)
+        _observe_object(
+            shape.setdefault("object", {"count": 0, "fields": {}, "seen": {}}), value, id_tables
+        )
 
 
-def _observe_object(obj: dict[str, Any], value: dict[str, Any], id_tables: dict[str, Tablet]) -> None:
+def _observe_object(
+    obj: dict[str, Any], value: dict[str, Any], id_tables: dict[str, Tablet]
+) -> None:
     obj["count"] += 1
     for name, item in value.items():
         _observe(obj["fields"].setdefault(name, {}), item, id_tables)
@@ -81,7 +87,9 @@ def column_names(store: Store) -> dict[str, list[dict[str, Any]]]:
         return {"byComponent": by_component}
 
 
-def json_schemas(store: Store, *, delta_schema: bool, fmt: str, by_component: bool) -> dict[str, Any]:
+def json_schemas(
+    store: Store, *, delta_schema: bool, fmt: str, by_component: bool
+) -> dict[str, Any]:
     """The ``json_schemas`` body; one table with a non-object shape fails the whole call."""
     with store.lock:
         result: dict[str, Any] = {path: {} for path in store.components()} if by_component else {}
@@ -167,5 +175,7 @@ def _kind_schema(kind: str, payload: Any, fmt: str) -> Any:
         "type": "object",
         "properties": {name: _schema(shape, fmt) for name, shape in fields.items()},
         "additionalProperties": False,
-        "required": sorted(name for name, seen in payload["seen"].items() if seen == payload["count"]),
+        "required": sorted(
+            name for name, seen in payload["seen"].items() if seen == payload["count"]
+        ),
     }

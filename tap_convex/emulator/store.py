@@ -503,7 +503,7 @@ class Store:
             return None
         return selection.table(tablet.component, tablet.name)
 
-    # ---- reads: metadata and ground truth ---------------------------------------------------------
+    # ---- reads: metadata and ground truth ------------------------------------------------
 
     def components(self) -> list[str]:
         with self.lock:

@@ -21,7 +21,10 @@ RUN = ROOT / "benchmarks" / "run.py"
 def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(RUN), "--smoke", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 
@@ -44,5 +47,11 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     assert len(report["memory"]) == 2
     for pair in report["memory"].values():
         assert isinstance(pair["tap-convex"]["peak_rss_mib"], (int, float))
-    assert set(report["targets"]) >= {"tap_vs_airbyte", "tap_vs_raw", "end_to_end",
-                                      "incremental_requests", "peak_rss", "rss_flat"}
+    assert set(report["targets"]) >= {
+        "tap_vs_airbyte",
+        "tap_vs_raw",
+        "end_to_end",
+        "incremental_requests",
+        "peak_rss",
+        "rss_flat",
+    }

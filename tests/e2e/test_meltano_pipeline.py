@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +26,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-DEMO_TABLES = {"users": ("", "users"), "messages": ("", "messages"), "products": ("", "products"),
-               "waitlist__users": ("waitlist", "users")}
+DEMO_TABLES = {
+    "users": ("", "users"),
+    "messages": ("", "messages"),
+    "products": ("", "products"),
+    "waitlist__users": ("waitlist", "users"),
+}
 
 
 def meltano_env(emulator: EmulatorServer, workdir: Path, mode: str, **extra: str) -> dict[str, str]:
@@ -45,9 +49,12 @@ def meltano_env(emulator: EmulatorServer, workdir: Path, mode: str, **extra: str
     return env
 
 
-def meltano(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+def meltano(
+    *args: str, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return result
 
@@ -56,8 +63,11 @@ def meltano(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess
 def installed_plugins() -> None:
     """One real `meltano install` of every plugin in meltano.yml, from PyPI and this repo."""
     assert MELTANO.exists(), "scripts/test installs Meltano into .venv-meltano"
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "MELTANO_CLI_DISABLE_VERSION_CHECK": "true"}
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+    }
     meltano("install", env=env)
 
 
@@ -71,10 +81,14 @@ def demo_emulator(store: Store) -> Iterator[EmulatorServer]:
 def cdc_current_state(lake: Path, stream: str) -> dict[str, dict[str, Any]]:
     """Resolve the change log: latest row per _id by _ts, then drop deletes."""
     files = str(lake / stream / "date=*" / "*.parquet")
-    rows = duckdb.sql(
-        f"SELECT * FROM read_parquet('{files}', hive_partitioning = true, union_by_name = true) "
-        "QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1"
-    ).to_arrow_table().to_pylist()
+    rows = (
+        duckdb.sql(
+            f"SELECT * FROM read_parquet('{files}', hive_partitioning = true, union_by_name = true) "
+            "QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1"
+        )
+        .to_arrow_table()
+        .to_pylist()
+    )
     return {row["_id"]: row for row in rows if not row["_deleted"]}
 
 
@@ -98,7 +112,9 @@ def comparable(row: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def assert_lake_matches_source(rows: dict[str, dict[str, Any]], store: Store, component: str, table: str) -> None:
+def assert_lake_matches_source(
+    rows: dict[str, dict[str, Any]], store: Store, component: str, table: str
+) -> None:
     documents = store.documents().get((component, table), {})
     assert set(rows) == set(documents)
     for doc_id, document in documents.items():
@@ -148,12 +164,22 @@ def test_pipeline_killed_mid_run_loses_nothing_and_duplicates_no_key(
     datasets.generate(store, 30000, tables=3)
     with EmulatorServer(store) as emulator:
         emulator.configure({"snapshot_page_limit": 500})
-        env = meltano_env(emulator, tmp_path, "current", TARGET_PARQUET_BATCH_SIZE_ROWS="2000",
-                          TARGET_PARQUET_STATE_INTERVAL_SECONDS="1")
+        env = meltano_env(
+            emulator,
+            tmp_path,
+            "current",
+            TARGET_PARQUET_BATCH_SIZE_ROWS="2000",
+            TARGET_PARQUET_STATE_INTERVAL_SECONDS="1",
+        )
         lake = tmp_path / "lake"
-        process = subprocess.Popen([str(MELTANO), "run", "tap-convex", "target-parquet"], cwd=ROOT,
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(MELTANO), "run", "tap-convex", "target-parquet"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while not list(lake.glob("events/current/gen=*")) and time.monotonic() < deadline:
             assert process.poll() is None, "the pipeline ended before it could be killed"
@@ -172,10 +198,17 @@ def test_pipeline_killed_mid_run_loses_nothing_and_duplicates_no_key(
 
 
 def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     second_run = result.stdout.split("Second run (incremental)")[1]
-    users_line = next(line.split() for line in second_run.splitlines() if line.strip().startswith("users"))
+    users_line = next(
+        line.split() for line in second_run.splitlines() if line.strip().startswith("users")
+    )
     assert users_line == ["users", "8", "3", "37"]
     assert "QUALIFY row_number()" in result.stdout

@@ -81,8 +81,12 @@ def discover(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_tap_process(
-    config_path: Path, state_path: Path | None = None, catalog_path: Path | None = None,
-    *extra: str, timeout: float = 120, env: dict[str, str] | None = None,
+    config_path: Path,
+    state_path: Path | None = None,
+    catalog_path: Path | None = None,
+    *extra: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     args = [TAP_COMMAND, "--config", str(config_path)]
     if state_path is not None:
@@ -90,7 +94,10 @@ def run_tap_process(
     if catalog_path is not None:
         args += ["--catalog", str(catalog_path)]
     return subprocess.run(
-        [*args, *extra], capture_output=True, text=True, timeout=timeout,
+        [*args, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 
@@ -115,7 +122,9 @@ class Replica:
             elif message["type"] == "ACTIVATE_VERSION":
                 versions = self._versions.setdefault(stream, {})
                 rows = self.rows.setdefault(stream, {})
-                for doc_id in [i for i, v in versions.items() if v is None or v < message["version"]]:
+                for doc_id in [
+                    i for i, v in versions.items() if v is None or v < message["version"]
+                ]:
                     rows.pop(doc_id, None)
                     versions.pop(doc_id)
         return self
@@ -161,7 +170,9 @@ def expected_value(value: Any) -> Any:
     return {key: expected_value(item) for key, item in value.items()}
 
 
-def source_documents(emulator: EmulatorServer, component: str, table: str) -> dict[str, dict[str, Any]]:
+def source_documents(
+    emulator: EmulatorServer, component: str, table: str
+) -> dict[str, dict[str, Any]]:
     """The emulator's ground truth for one table: user fields and ``_id`` of live documents."""
     documents = emulator.store.documents().get((component, table), {})
     return {

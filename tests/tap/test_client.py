@@ -29,7 +29,9 @@ def test_retry_after_is_honoured(store: Store, emulator: EmulatorServer) -> None
 def test_retry_after_is_capped_by_the_longest_delay(store: Store, emulator: EmulatorServer) -> None:
     emulator.faults.add(Fault("list_snapshot", "status", status=503, retry_after=3600))
     sleeps: list[float] = []
-    make_client(emulator, sleeps, retry_backoff_max_seconds=30).list_snapshot(None, None, SELECT_ALL)
+    make_client(emulator, sleeps, retry_backoff_max_seconds=30).list_snapshot(
+        None, None, SELECT_ALL
+    )
     assert sleeps == [30.0]
 
 

@@ -19,9 +19,15 @@ def root_metadata(entry: dict[str, Any]) -> dict[str, Any]:
     return next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
 
 
-def test_every_table_of_every_component_becomes_a_stream(demo: Store, config: dict[str, Any]) -> None:
+def test_every_table_of_every_component_becomes_a_stream(
+    demo: Store, config: dict[str, Any]
+) -> None:
     assert set(streams_by_name(discover(config))) == {
-        "users", "messages", "products", "drafts", "waitlist__users",
+        "users",
+        "messages",
+        "products",
+        "drafts",
+        "waitlist__users",
     }
 
 
@@ -66,7 +72,9 @@ def test_schema_types_user_fields_from_convex_and_keeps_metadata(
     assert properties["_sdc_deleted_at"] == {"type": ["string", "null"], "format": "date-time"}
 
 
-def test_float_field_with_non_finite_values_stays_a_number(demo: Store, config: dict[str, Any]) -> None:
+def test_float_field_with_non_finite_values_stays_a_number(
+    demo: Store, config: dict[str, Any]
+) -> None:
     properties = streams_by_name(discover(config))["messages"]["schema"]["properties"]
     assert properties["score"]["type"] == ["number", "null"]
     assert properties["tags"]["type"] == ["array", "null"]
@@ -96,5 +104,7 @@ def test_unions_and_unknown_types_are_permissive() -> None:
     }
 
 
-def test_empty_deployment_discovers_no_streams(emulator: EmulatorServer, config: dict[str, Any]) -> None:
+def test_empty_deployment_discovers_no_streams(
+    emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
     assert discover(config)["streams"] == []

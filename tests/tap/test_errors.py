@@ -42,18 +42,31 @@ def test_invalid_deployment_url_is_a_config_error(url: str, problem: str) -> Non
 
 
 def test_plain_http_to_loopback_and_opted_in_hosts_is_accepted() -> None:
-    assert Settings.from_config({"deployment_url": "http://127.0.0.1:3210/", "deploy_key": "k"}).deployment_url == "http://127.0.0.1:3210"
-    opted_in = {"deployment_url": "http://convex.internal", "deploy_key": "k", "allow_insecure_http": True}
+    assert (
+        Settings.from_config(
+            {"deployment_url": "http://127.0.0.1:3210/", "deploy_key": "k"}
+        ).deployment_url
+        == "http://127.0.0.1:3210"
+    )
+    opted_in = {
+        "deployment_url": "http://convex.internal",
+        "deploy_key": "k",
+        "allow_insecure_http": True,
+    }
     assert Settings.from_config(opted_in).deployment_url == "http://convex.internal"
 
 
 def test_settings_repr_hides_the_deploy_key() -> None:
-    settings = Settings.from_config({"deployment_url": "https://a.convex.cloud", "deploy_key": "sekrit"})
+    settings = Settings.from_config(
+        {"deployment_url": "https://a.convex.cloud", "deploy_key": "sekrit"}
+    )
     assert "sekrit" not in repr(settings)
 
 
 def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
-    config = write(tmp_path / "c.json", {"deployment_url": "ftp://nope", "deploy_key": "sekrit-key"})
+    config = write(
+        tmp_path / "c.json", {"deployment_url": "ftp://nope", "deploy_key": "sekrit-key"}
+    )
     result = run_tap_process(config)
     assert result.returncode != 0
     assert "deployment_url" in error_line(result)
@@ -63,7 +76,10 @@ def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
 def test_wrong_deploy_key_is_fatal_and_never_printed(
     demo: Store, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    config = write(tmp_path / "c.json", {"deployment_url": emulator.url, "deploy_key": "prod:wrong|secret-value"})
+    config = write(
+        tmp_path / "c.json",
+        {"deployment_url": emulator.url, "deploy_key": "prod:wrong|secret-value"},
+    )
     result = run_tap_process(config)
     assert result.returncode != 0
     assert "deploy key was rejected" in error_line(result)
@@ -154,7 +170,9 @@ def test_snapshot_older_than_five_days_restarts(
     for number in range(30):
         store.insert("items", {"n": number})
     emulator.configure({"snapshot_page_limit": 10})
-    first_page = run_tap(config)  # full run; fabricate an interrupted state from its first checkpoint
+    first_page = run_tap(
+        config
+    )  # full run; fabricate an interrupted state from its first checkpoint
     interrupted = first_page.states[0]
     store.clock.advance(6 * 24 * 3600)
     resumed = run_tap(config, state=interrupted)
@@ -165,9 +183,48 @@ def test_snapshot_older_than_five_days_restarts(
 @pytest.mark.parametrize(
     ("state", "problem"),
     [
-        ({"bookmarks": {"users": {"state_format": 99, "component": "", "table": "users", "phase": "deltas", "deltas_cursor": 1}}}, "state_format 99"),
-        ({"bookmarks": {"users": {"state_format": 1, "component": "", "table": "users", "phase": "deltas", "deltas_cursor": "x"}}}, "not a valid tap-convex bookmark"),
-        ({"bookmarks": {"users": {"state_format": 1, "component": "x", "table": "users", "phase": "deltas", "deltas_cursor": 1}}}, "belongs to table"),
+        (
+            {
+                "bookmarks": {
+                    "users": {
+                        "state_format": 99,
+                        "component": "",
+                        "table": "users",
+                        "phase": "deltas",
+                        "deltas_cursor": 1,
+                    }
+                }
+            },
+            "state_format 99",
+        ),
+        (
+            {
+                "bookmarks": {
+                    "users": {
+                        "state_format": 1,
+                        "component": "",
+                        "table": "users",
+                        "phase": "deltas",
+                        "deltas_cursor": "x",
+                    }
+                }
+            },
+            "not a valid tap-convex bookmark",
+        ),
+        (
+            {
+                "bookmarks": {
+                    "users": {
+                        "state_format": 1,
+                        "component": "x",
+                        "table": "users",
+                        "phase": "deltas",
+                        "deltas_cursor": 1,
+                    }
+                }
+            },
+            "belongs to table",
+        ),
         ({"bookmarks": ["not", "a", "map"]}, "bookmarks"),
     ],
     ids=["unknown-version", "bad-cursor", "other-table", "not-a-map"],
@@ -181,7 +238,9 @@ def test_unusable_state_is_a_clear_error(
 
 
 def test_unreadable_state_file_fails(demo: Store, config: dict[str, Any], tmp_path: Path) -> None:
-    result = run_tap_process(write(tmp_path / "c.json", config), write(tmp_path / "s.json", "{not json"))
+    result = run_tap_process(
+        write(tmp_path / "c.json", config), write(tmp_path / "s.json", "{not json")
+    )
     assert result.returncode != 0
     assert "Cannot read the state file" in error_line(result)
     assert result.stdout == ""
@@ -196,7 +255,11 @@ def test_unreadable_catalog_file_fails(demo: Store, config: dict[str, Any], tmp_
     assert '"RECORD"' not in result.stdout
 
 
-def test_catalog_without_streams_is_a_clear_error(demo: Store, config: dict[str, Any], tmp_path: Path) -> None:
-    result = run_tap_process(write(tmp_path / "c.json", config), None, write(tmp_path / "cat.json", {"x": 1}))
+def test_catalog_without_streams_is_a_clear_error(
+    demo: Store, config: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_tap_process(
+        write(tmp_path / "c.json", config), None, write(tmp_path / "cat.json", {"x": 1})
+    )
     assert result.returncode != 0
     assert "no 'streams' list" in error_line(result)

@@ -22,13 +22,23 @@ def test_documents_at_convex_limits_arrive_intact(
     store.insert("deep", {"tree": nested(15)})
     store.insert("wide", {f"field{n}": n for n in range(1022)})
     store.insert("long", {"items": list(range(8192))})
-    store.insert("odd", {
-        "max": 2**63 - 1, "min": -(2**63), "negzero": -0.0, "nan": float("nan"),
-        "inf": float("inf"), "ninf": float("-inf"), "empty": "", "emptyObject": {},
-        "emptyList": [], "unicode": "日本語 ✓ \u0000 \U0001F600",
-        "keys": {"with space": 1, "ünïcödé": 2, "dots.and-dashes": 3, "": 4},
-        "nestedSpecial": [float("nan"), -0.0, b"\x00\xff"],
-    })
+    store.insert(
+        "odd",
+        {
+            "max": 2**63 - 1,
+            "min": -(2**63),
+            "negzero": -0.0,
+            "nan": float("nan"),
+            "inf": float("inf"),
+            "ninf": float("-inf"),
+            "empty": "",
+            "emptyObject": {},
+            "emptyList": [],
+            "unicode": "日本語 ✓ \u0000 \U0001f600",
+            "keys": {"with space": 1, "ünïcödé": 2, "dots.and-dashes": 3, "": 4},
+            "nestedSpecial": [float("nan"), -0.0, b"\x00\xff"],
+        },
+    )
     replica = Replica().apply(run_tap(config))
     for table in ("big", "deep", "wide", "long", "odd"):
         assert replica.documents(table) == source_documents(emulator, "", table), table

@@ -29,7 +29,9 @@ def test_large_output_is_written_in_blocks_before_any_state() -> None:
     with redirect_stdout(io.TextIOWrapper(raw, write_through=True)):
         writer = CheckpointFlushingWriter()
         for number in range(2000):
-            writer.write_message(singer.RecordMessage(stream="s", record={"text": "x" * 100, "n": number}))
+            writer.write_message(
+                singer.RecordMessage(stream="s", record={"text": "x" * 100, "n": number})
+            )
         assert 0 < len(raw.getvalue().splitlines()) < 2000
         writer.flush()
         assert len(raw.getvalue().splitlines()) == 2000

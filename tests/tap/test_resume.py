@@ -17,8 +17,9 @@ from tests.tap.harness import TAP_COMMAND, Output, Replica, run_tap, source_docu
 pytestmark = pytest.mark.slow
 
 
-def run_and_kill(config: dict[str, Any], state: dict[str, Any] | None, tmp_path: Path,
-                 kill_after_records: int) -> Output:
+def run_and_kill(
+    config: dict[str, Any], state: dict[str, Any] | None, tmp_path: Path, kill_after_records: int
+) -> Output:
     """Run ``tap-convex`` and SIGKILL it once it has written ``kill_after_records`` records."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))

@@ -11,7 +11,9 @@ from tap_convex.emulator import EmulatorServer, Store
 from tests.tap.harness import Replica, discover, run_tap, source_documents
 
 
-def select(catalog: dict[str, Any], streams: set[str], deselect_columns: dict[str, set[str]] | None = None) -> dict[str, Any]:
+def select(
+    catalog: dict[str, Any], streams: set[str], deselect_columns: dict[str, set[str]] | None = None
+) -> dict[str, Any]:
     catalog = copy.deepcopy(catalog)
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
@@ -29,7 +31,9 @@ def test_deselected_streams_are_not_requested(
     catalog = select(discover(config), {"messages", "waitlist__users"})
     output = run_tap(config, catalog=catalog)
     assert {m["stream"] for m in output.of_type("RECORD")} == {"messages", "waitlist__users"}
-    for entry in emulator.requests.entries("list_snapshot") + emulator.requests.entries("document_deltas"):
+    for entry in emulator.requests.entries("list_snapshot") + emulator.requests.entries(
+        "document_deltas"
+    ):
         assert entry["args"]["selection"] == {
             "_other": "excl",
             "": {"_other": "excl", "messages": {"_other": "incl"}},
@@ -79,11 +83,17 @@ def test_values_of_unselected_tables_are_dropped_even_if_the_server_sends_them(
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
 
 
-def test_example_catalog_of_all_streams_syncs_every_demo_table(demo: Store, config: dict[str, Any]) -> None:
+def test_example_catalog_of_all_streams_syncs_every_demo_table(
+    demo: Store, config: dict[str, Any]
+) -> None:
     catalog = json.loads((CATALOGS / "all-streams.json").read_text())
     output = run_tap(config, catalog=catalog)
     assert {m["stream"] for m in output.of_type("ACTIVATE_VERSION")} == {
-        "users", "messages", "products", "drafts", "waitlist__users"
+        "users",
+        "messages",
+        "products",
+        "drafts",
+        "waitlist__users",
     }
 
 

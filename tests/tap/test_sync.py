@@ -129,7 +129,10 @@ def test_removing_one_bookmark_resnapshots_that_table_alone(
     assert len(second.records("products")) == 25
     assert [r["name"] for r in second.records("users")] == ["after"]
     snapshot_selection = emulator.requests.entries("list_snapshot")[0]["args"]["selection"]
-    assert snapshot_selection == {"_other": "excl", "": {"_other": "excl", "products": {"_other": "incl"}}}
+    assert snapshot_selection == {
+        "_other": "excl",
+        "": {"_other": "excl", "products": {"_other": "incl"}},
+    }
     assert_replica_matches_source(Replica().apply(first).apply(second), emulator)
 
 
@@ -148,14 +151,22 @@ def test_delta_cursor_advances_on_a_quiet_deployment(
     assert len(second.states) >= 6  # a checkpoint after every page, empty ones included
 
 
-def test_state_bookmarks_carry_phase_positions_and_format(demo: Store, config: dict[str, Any]) -> None:
+def test_state_bookmarks_carry_phase_positions_and_format(
+    demo: Store, config: dict[str, Any]
+) -> None:
     bookmark = run_tap(config).last_state["bookmarks"]["waitlist__users"]
     assert bookmark["state_format"] == 1
-    assert (bookmark["component"], bookmark["table"], bookmark["phase"]) == ("waitlist", "users", "deltas")
+    assert (bookmark["component"], bookmark["table"], bookmark["phase"]) == (
+        "waitlist",
+        "users",
+        "deltas",
+    )
     assert isinstance(bookmark["deltas_cursor"], int) and isinstance(bookmark["table_version"], int)
 
 
-def test_state_never_moves_backwards(demo: Store, emulator: EmulatorServer, config: dict[str, Any]) -> None:
+def test_state_never_moves_backwards(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
     emulator.configure({"snapshot_page_limit": 7, "deltas_page_limit": 5})
     first = run_tap(config)
     for number in range(40):
@@ -165,7 +176,9 @@ def test_state_never_moves_backwards(demo: Store, emulator: EmulatorServer, conf
     assert cursors == sorted(cursors)
 
 
-def test_requests_identify_the_client_as_tap_convex(demo: Store, emulator: EmulatorServer, config: dict[str, Any]) -> None:
+def test_requests_identify_the_client_as_tap_convex(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
     from tap_convex import __version__
 
     run_tap(config)

@@ -13,29 +13,37 @@ from tests.tap.harness import run_tap, run_tap_process
 
 
 def convert(value: dict[str, Any], number_only: frozenset[str] = frozenset()) -> dict[str, Any]:
-    base = {"_component": "", "_table": "t", "_ts": 5, "_id": "id1", "_creationTime": 1686799242010.5}
+    base = {
+        "_component": "",
+        "_table": "t",
+        "_ts": 5,
+        "_id": "id1",
+        "_creationTime": 1686799242010.5,
+    }
     return RecordConverter(number_only, []).document({**base, **value}, deleted=False)
 
 
 def test_int64_is_exact_at_the_top_level_and_nested() -> None:
-    record = convert({
-        "big": {"$integer": "FYHpffQQIhE="},
-        "nested": {"list": [{"$integer": "KgAAAAAAAAA="}], "min": {"$integer": "AAAAAAAAAIA="}},
-    })
+    record = convert(
+        {
+            "big": {"$integer": "FYHpffQQIhE="},
+            "nested": {"list": [{"$integer": "KgAAAAAAAAA="}], "min": {"$integer": "AAAAAAAAAIA="}},
+        }
+    )
     assert record["big"] == 1234567890123456789
     assert record["nested"] == {"list": [42], "min": -(2**63)}
 
 
 def test_bytes_become_base64_text() -> None:
-    assert convert({"b": {"$bytes": "aGVsbG8="}, "n": [{"$bytes": ""}]})[
-        "b"
-    ] == "aGVsbG8="
+    assert convert({"b": {"$bytes": "aGVsbG8="}, "n": [{"$bytes": ""}]})["b"] == "aGVsbG8="
 
 
 def test_non_finite_floats_are_null_at_top_level_and_strings_when_nested() -> None:
     record = convert(
-        {"nan": {"$float": "AAAAAAAA+H8="}, "inner": {"inf": {"$float": "AAAAAAAA8H8="},
-                                                      "ninf": [{"$float": "AAAAAAAA8P8="}]}},
+        {
+            "nan": {"$float": "AAAAAAAA+H8="},
+            "inner": {"inf": {"$float": "AAAAAAAA8H8="}, "ninf": [{"$float": "AAAAAAAA8P8="}]},
+        },
         number_only=frozenset({"nan"}),
     )
     assert record["nan"] is None
@@ -55,12 +63,24 @@ def test_creation_time_becomes_utc_datetime_with_microseconds() -> None:
 def test_deletes_carry_key_metadata_and_null_fields() -> None:
     converter = RecordConverter(frozenset(), ["a", "b", "_id", "_creationTime"])
     record = converter.document(
-        {"_component": "c", "_table": "t", "_ts": 1_700_000_000_123_456_789, "_deleted": True, "_id": "x"},
+        {
+            "_component": "c",
+            "_table": "t",
+            "_ts": 1_700_000_000_123_456_789,
+            "_deleted": True,
+            "_id": "x",
+        },
         deleted=True,
     )
     assert record == {
-        "a": None, "b": None, "_id": "x", "_creationTime": None, "_ts": 1_700_000_000_123_456_789,
-        "_deleted": True, "_component": "c", "_table": "t",
+        "a": None,
+        "b": None,
+        "_id": "x",
+        "_creationTime": None,
+        "_ts": 1_700_000_000_123_456_789,
+        "_deleted": True,
+        "_component": "c",
+        "_table": "t",
         "_sdc_deleted_at": ts_to_datetime(1_700_000_000_123_456_789),
     }
     assert record["_sdc_deleted_at"] == "2023-11-14T22:13:20.123456+00:00"
@@ -74,8 +94,10 @@ def test_unknown_underscore_fields_are_dropped() -> None:
 def test_extreme_int64_values_survive_the_whole_pipe_as_json_integers(
     store: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path
 ) -> None:
-    store.insert("numbers", {"max": 2**63 - 1, "min": -(2**63), "beyond53": 2**53 + 1,
-                             "nested": {"deep": [2**63 - 1]}})
+    store.insert(
+        "numbers",
+        {"max": 2**63 - 1, "min": -(2**63), "beyond53": 2**53 + 1, "nested": {"deep": [2**63 - 1]}},
+    )
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     result = run_tap_process(config_path)
