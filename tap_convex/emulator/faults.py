@@ -6,7 +6,10 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-FAULT_KINDS = ("status", "drop", "slow", "truncate", "html")
+FAULT_KINDS = (
+    "status", "drop", "slow", "truncate", "html", "trickle",
+    "null_cursor", "shift_snapshot", "rewind_cursor", "drop_field", "mistype_field",
+)
 
 _DEFAULT_CODES = {429: "RateLimited", 500: "InternalServerError", 503: "Overloaded"}
 
@@ -20,6 +23,15 @@ class Fault:
     * ``slow``: wait ``delay`` seconds, then answer normally.
     * ``truncate``: answer 200 with the real body cut in half (invalid JSON).
     * ``html``: answer ``status`` (default 502) with an HTML page, as a proxy would.
+    * ``trickle``: send the real body in 1 KiB pieces, ``delay`` seconds apart.
+
+    Hostile but well-formed answers (200 and valid JSON), to test a client's protocol checks:
+
+    * ``null_cursor``: ``cursor`` null while ``hasMore`` stays as it was.
+    * ``shift_snapshot``: ``list_snapshot`` answers a different ``snapshot`` than the pinned one.
+    * ``rewind_cursor``: ``document_deltas`` answers a cursor older than the one it was given.
+    * ``drop_field``: the top-level key ``field`` is missing.
+    * ``mistype_field``: the top-level key ``field`` holds a string.
 
     ``skip`` lets that many matching requests through first, so a fault can land mid-sync.
     """
@@ -33,6 +45,7 @@ class Fault:
     message: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    field: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:

@@ -368,6 +368,19 @@ class _Handler(BaseHTTPRequestHandler):
         return text.encode("utf-8"), len(page.values)
 
     def _misbehave(self, fault: Fault, payload: bytes) -> int:
+        if fault.kind in _REWRITES:
+            self._send(200, _rewrite(fault, payload))
+            return 200
+        if fault.kind == "trickle":
+            head = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\n\r\n"
+            )
+            self.wfile.write(head.encode("latin-1"))
+            for start in range(0, len(payload), 1024):
+                time.sleep(fault.delay)
+                self.wfile.write(payload[start : start + 1024])
+            return 200
         if fault.kind == "slow":
             time.sleep(fault.delay)
             self._send(200, payload)
@@ -412,6 +425,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"code": "BadAdminRequest", "message": str(error)})
         else:
             self._send_json(200, result)
+
+
+_REWRITES = frozenset(
+    {"null_cursor", "shift_snapshot", "rewind_cursor", "drop_field", "mistype_field"}
+)
+
+
+def _rewrite(fault: Fault, payload: bytes) -> bytes:
+    """The real answer with one protocol violation, still valid JSON."""
+    body = json.loads(payload)
+    if fault.kind == "null_cursor":
+        body["cursor"] = None
+    elif fault.kind == "shift_snapshot":
+        body["snapshot"] = body["snapshot"] + 1
+    elif fault.kind == "rewind_cursor":
+        body["cursor"] = body["cursor"] - 1_000_000_000
+    elif fault.kind == "drop_field":
+        body.pop(fault.field or "values", None)
+    else:
+        body[fault.field or "values"] = "unexpected"
+    return _json_bytes(body)
 
 
 def _fault_status(fault: Fault) -> int:

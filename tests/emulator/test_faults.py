@@ -181,3 +181,48 @@ def test_fault_count_must_be_positive() -> None:
 def test_fault_from_dict_rejects_unknown_fields() -> None:
     with pytest.raises(ValueError):
         Fault.from_dict({"endpoint": "*", "colour": "red"})
+
+
+def test_null_cursor_fault_keeps_has_more_but_drops_the_cursor(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    store.create_table("a")
+    store.create_table("b")
+    emulator.faults.add(Fault("list_snapshot", "null_cursor"))
+    body = api.post("/api/list_snapshot", json={}).json()
+    assert body["hasMore"] is True and body["cursor"] is None
+
+
+def test_shift_snapshot_fault_answers_another_snapshot(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    snapshot = store.now_for_reads()
+    emulator.faults.add(Fault("list_snapshot", "shift_snapshot"))
+    assert api.post("/api/list_snapshot", json={"snapshot": snapshot}).json()["snapshot"] == snapshot + 1
+
+
+def test_rewind_cursor_fault_moves_the_deltas_cursor_backwards(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    cursor = store.now_for_reads()
+    emulator.faults.add(Fault("document_deltas", "rewind_cursor"))
+    assert api.post("/api/document_deltas", json={"cursor": cursor}).json()["cursor"] < cursor
+
+
+def test_drop_and_mistype_field_faults_alter_one_top_level_key(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    cursor = store.now_for_reads()
+    emulator.faults.add(Fault("document_deltas", "drop_field", field="hasMore"))
+    emulator.faults.add(Fault("document_deltas", "mistype_field", field="cursor"))
+    assert "hasMore" not in api.post("/api/document_deltas", json={"cursor": cursor}).json()
+    assert api.post("/api/document_deltas", json={"cursor": cursor}).json()["cursor"] == "unexpected"
+
+
+def test_trickle_fault_delivers_the_whole_body_slowly(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    for number in range(50):
+        store.insert("t", {"text": "x" * 100, "n": number})
+    emulator.faults.add(Fault("list_snapshot", "trickle", delay=0.01))
+    assert len(api.post("/api/list_snapshot", json={}).json()["values"]) == 50
