@@ -7,8 +7,17 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 FAULT_KINDS = (
-    "status", "drop", "slow", "truncate", "html", "trickle",
-    "null_cursor", "shift_snapshot", "rewind_cursor", "drop_field", "mistype_field",
+    "status",
+    "drop",
+    "slow",
+    "truncate",
+    "html",
+    "trickle",
+    "null_cursor",
+    "shift_snapshot",
+    "rewind_cursor",
+    "drop_field",
+    "mistype_field",
 )
 
 _DEFAULT_CODES = {429: "RateLimited", 500: "InternalServerError", 503: "Overloaded"}

@@ -198,7 +198,10 @@ def test_shift_snapshot_fault_answers_another_snapshot(
 ) -> None:
     snapshot = store.now_for_reads()
     emulator.faults.add(Fault("list_snapshot", "shift_snapshot"))
-    assert api.post("/api/list_snapshot", json={"snapshot": snapshot}).json()["snapshot"] == snapshot + 1
+    assert (
+        api.post("/api/list_snapshot", json={"snapshot": snapshot}).json()["snapshot"]
+        == snapshot + 1
+    )
 
 
 def test_rewind_cursor_fault_moves_the_deltas_cursor_backwards(
@@ -216,7 +219,9 @@ def test_drop_and_mistype_field_faults_alter_one_top_level_key(
     emulator.faults.add(Fault("document_deltas", "drop_field", field="hasMore"))
     emulator.faults.add(Fault("document_deltas", "mistype_field", field="cursor"))
     assert "hasMore" not in api.post("/api/document_deltas", json={"cursor": cursor}).json()
-    assert api.post("/api/document_deltas", json={"cursor": cursor}).json()["cursor"] == "unexpected"
+    assert (
+        api.post("/api/document_deltas", json={"cursor": cursor}).json()["cursor"] == "unexpected"
+    )
 
 
 def test_trickle_fault_delivers_the_whole_body_slowly(

@@ -33,8 +33,12 @@ def run_cli(config: dict[str, Any], tmp_path: Path, state: dict[str, Any] | None
     ids=["null-cursor", "snapshot-changes", "missing-values", "mistyped-hasMore"],
 )
 def test_broken_snapshot_page_stops_with_a_clear_error_and_a_resumable_state(
-    demo: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path,
-    fault: Fault, message: str,
+    demo: Store,
+    emulator: EmulatorServer,
+    config: dict[str, Any],
+    tmp_path: Path,
+    fault: Fault,
+    message: str,
 ) -> None:
     emulator.configure({"snapshot_page_limit": 20})
     emulator.faults.add(fault)
@@ -58,8 +62,12 @@ def test_broken_snapshot_page_stops_with_a_clear_error_and_a_resumable_state(
     ids=["cursor-backwards", "mistyped-cursor", "missing-hasMore"],
 )
 def test_broken_deltas_page_stops_without_moving_state(
-    demo: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path,
-    fault: Fault, message: str,
+    demo: Store,
+    emulator: EmulatorServer,
+    config: dict[str, Any],
+    tmp_path: Path,
+    fault: Fault,
+    message: str,
 ) -> None:
     first = run_tap(config)
     demo.insert("users", {"name": "after"})
@@ -81,7 +89,9 @@ def test_slow_trickle_of_a_page_is_read_whole(
     assert replica.documents("messages") == source_documents(emulator, "", "messages")
 
 
-def test_huge_page_is_handled(store: Store, emulator: EmulatorServer, config: dict[str, Any]) -> None:
+def test_huge_page_is_handled(
+    store: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
     emulator.configure({"snapshot_page_limit": 50_000})
     with store.transaction() as tx:
         for number in range(20_000):
