@@ -38,3 +38,18 @@ def api(emulator: EmulatorServer) -> Iterator[httpx.Client]:
         verify=False,
     ) as client:
         yield client
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--profile",
+        choices=("fast", "long"),
+        default="fast",
+        help="randomized convergence: 'fast' (fixed seeds, CI) or 'long' (many more histories)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "history_seed" in metafunc.fixturenames:
+        count = 6 if metafunc.config.getoption("--profile") == "fast" else 300
+        metafunc.parametrize("history_seed", range(count))

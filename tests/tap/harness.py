@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -186,3 +187,39 @@ def expected_top_level(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return expected_value(value)
+
+
+def run_and_kill(
+    config: dict[str, Any],
+    state: dict[str, Any] | None,
+    tmp_path: Path,
+    kill_after_records: int,
+    *,
+    require_kill: bool = True,
+) -> Output:
+    """Run ``tap-convex`` and SIGKILL it once it has written ``kill_after_records`` records."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    args = [TAP_COMMAND, "--config", str(config_path)]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        args += ["--state", str(state_path)]
+    stderr = (tmp_path / "stderr.txt").open("wb")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    lines: list[bytes] = []
+    records = 0
+    for line in process.stdout:
+        lines.append(line)
+        records += b'"type":"RECORD"' in line
+        if records >= kill_after_records:
+            process.send_signal(signal.SIGKILL)
+            break
+    lines.extend(process.stdout.readlines())
+    process.wait(timeout=30)
+    stderr.close()
+    if require_kill:
+        assert process.returncode == -signal.SIGKILL, (tmp_path / "stderr.txt").read_text()[-2000:]
+    complete = [line for line in lines if line.endswith(b"\n")]
+    return Output([json.loads(line) for line in complete])

@@ -12,39 +12,9 @@ from typing import Any
 import pytest
 
 from tap_convex.emulator import EmulatorServer, Store, datasets
-from tests.tap.harness import TAP_COMMAND, Output, Replica, run_tap, source_documents
+from tests.tap.harness import Output, Replica, run_and_kill, run_tap, source_documents
 
 pytestmark = pytest.mark.slow
-
-
-def run_and_kill(
-    config: dict[str, Any], state: dict[str, Any] | None, tmp_path: Path, kill_after_records: int
-) -> Output:
-    """Run ``tap-convex`` and SIGKILL it once it has written ``kill_after_records`` records."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    args = [TAP_COMMAND, "--config", str(config_path)]
-    if state is not None:
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
-        args += ["--state", str(state_path)]
-    stderr = (tmp_path / "stderr.txt").open("wb")
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr)
-    assert process.stdout is not None
-    lines: list[bytes] = []
-    records = 0
-    for line in process.stdout:
-        lines.append(line)
-        records += b'"type":"RECORD"' in line
-        if records >= kill_after_records:
-            process.send_signal(signal.SIGKILL)
-            break
-    lines.extend(process.stdout.readlines())
-    process.wait(timeout=30)
-    stderr.close()
-    assert process.returncode == -signal.SIGKILL, (tmp_path / "stderr.txt").read_text()[-2000:]
-    complete = [line for line in lines if line.endswith(b"\n")]
-    return Output([json.loads(line) for line in complete])
 
 
 def duplicates(*outputs: Output) -> int:
