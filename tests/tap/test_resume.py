@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
