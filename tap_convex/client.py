@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import msgspec
 
 from tap_convex import __version__
 from tap_convex.errors import (
+    ConfigError,
     ConvexApiError,
     ConvexAuthError,
     PositionExpiredError,
@@ -67,7 +69,7 @@ class ConvexClient:
         self._http = httpx.Client(
             base_url=settings.deployment_url + "/api/",
             timeout=settings.request_timeout,
-            verify=settings.ca_bundle or True,
+            verify=_tls_context(settings.ca_bundle),
             headers={
                 "Authorization": f"Convex {settings.deploy_key}",
                 "Convex-Client": f"tap-convex-{__version__}",
@@ -157,6 +159,12 @@ class ConvexClient:
             except httpx.TimeoutException:
                 problem = f"{endpoint} timed out after {self._settings.request_timeout:g} s"
             except httpx.TransportError as error:
+                if "CERTIFICATE_VERIFY_FAILED" in str(error):
+                    raise ConvexApiError(
+                        f"The TLS certificate of {self._settings.deployment_url} could not be "
+                        "verified. If the deployment uses a private certificate authority, set "
+                        "ca_bundle to its PEM file."
+                    ) from None
                 problem = f"{endpoint} failed: {type(error).__name__}: {self._scrub(str(error))}"
             if attempt > self._settings.max_retries:
                 raise ConvexApiError(
@@ -209,6 +217,16 @@ class ConvexClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificates are always verified: against the system's CAs, or the given bundle."""
+    if ca_bundle is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"ca_bundle {ca_bundle!r} is not a readable PEM file: {error}") from None
 
 
 def _retry_after_seconds(header: str | None) -> float | None:

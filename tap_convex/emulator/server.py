@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -99,7 +100,9 @@ class EmulatorServer:
         port: int = 0,
         admin_key: str | None = None,
         options: ServerOptions | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: a server-side SSL context, to serve HTTPS (e.g. with a private CA)."""
         self.store = store or Store()
         self.admin_key = admin_key or new_admin_key()
         self.options = options or ServerOptions()
@@ -107,12 +110,16 @@ class EmulatorServer:
         self.requests = RequestLog()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.emulator = self
+        self._scheme = "http"
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> EmulatorServer:
         # A short poll interval: ``stop()`` waits for the loop to notice, 0.5 s by default.
