@@ -50,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    long = metafunc.config.getoption("--profile") == "long"
     if "history_seed" in metafunc.fixturenames:
-        count = 6 if metafunc.config.getoption("--profile") == "fast" else 300
-        metafunc.parametrize("history_seed", range(count))
+        metafunc.parametrize("history_seed", range(300 if long else 6))
+    if "pipeline_seed" in metafunc.fixturenames:
+        metafunc.parametrize("pipeline_seed", range(30 if long else 2))
