@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tap_convex.emulator.process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_DOCS_PER_SECOND = 200_000
@@ -63,33 +64,11 @@ class Walk:
         return self.documents / self.wall_s if self.wall_s else 0.0
 
 
-class Emulator:
-    """A ``convex-emulator`` child process, stopped on exit."""
+class Emulator(EmulatorProcess):
+    """A ``convex-emulator`` child process serving ``docs`` generated documents."""
 
     def __init__(self, docs: int, tables: int) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "tap_convex.emulator.cli",
-            "--docs",
-            str(docs),
-            "--tables",
-            str(tables),
-            "--port",
-            "0",
-        ]
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        line = self.process.stdout.readline() if self.process.stdout else ""
-        if not line:
-            self.stop()
-            raise RuntimeError(f"the emulator exited before serving: {command}")
-        self.ready_s = time.perf_counter() - started
-        ready = json.loads(line)
-        self.url: str = ready["url"]
-        self.admin_key: str = ready["admin_key"]
+        super().__init__("--docs", str(docs), "--tables", str(tables))
 
     def peak_rss_mib(self) -> float | None:
         try:
@@ -100,21 +79,6 @@ class Emulator:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Emulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class Bench:

@@ -69,6 +69,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tap_convex.emulator.client import EmulatorClient
+from tap_convex.emulator.process import EmulatorProcess
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BIN = REPO_ROOT / ".venv" / "bin"
@@ -290,44 +293,21 @@ def run_measured(
     )
 
 
-class Emulator:
+class Emulator(EmulatorProcess):
     """A ``convex-emulator`` child process with its admin client; stopped on exit."""
 
     def __init__(self, docs: int, tables: int, work: Path) -> None:
-        ready_file = work / f"emulator-{docs}-{tables}.json"
         self.log = work / f"emulator-{docs}-{tables}.log"
-        command = [
-            str(BIN / "convex-emulator"),
+        super().__init__(
             "--docs",
             str(docs),
             "--tables",
             str(tables),
-            "--port",
-            "0",
             "--deltas-page-limit",
             str(DELTAS_PAGE_LIMIT),
-            "--ready-file",
-            str(ready_file),
-        ]
-        started = time.perf_counter()
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO_ROOT
-            )
-        ready: dict[str, str] | None = None
-        while ready is None:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the emulator exited: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
-            try:
-                ready = json.loads(ready_file.read_text())
-            except (OSError, ValueError):
-                ready = None  # not written yet, or half written
-        self.ready_s = time.perf_counter() - started
-        self.url: str = ready["url"]
-        self.key: str = ready["admin_key"]
-        from tap_convex.emulator.client import EmulatorClient
-
+            stderr_path=self.log,
+        )
+        self.key = self.admin_key
         self.admin = EmulatorClient(self.url, self.key, timeout=600)
         self.docs = docs
         self.tables = tables
@@ -356,21 +336,6 @@ class Emulator:
 
     def log_rows(self) -> int:
         return int(self.admin.stats()["log_rows"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Emulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # ---- contender 1: raw fetch -----------------------------------------------------------------

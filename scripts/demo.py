@@ -2,50 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tap_convex.emulator import EmulatorClient
+from tap_convex.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "output" / "demo"
 LAKE = WORK / "parquet"
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-EMULATOR = Path(sys.executable).with_name("convex-emulator")
 
 
-def start_emulator() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ready = WORK / "emulator.json"
-    ready.unlink(missing_ok=True)
-    process = subprocess.Popen(
-        [str(EMULATOR), "--demo", "--ready-file", str(ready)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not ready.exists() or not ready.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit("demo: the emulator did not start")
-        time.sleep(0.05)
-    return process, json.loads(ready.read_text())
-
-
-def meltano_run(emulator: dict[str, str]) -> None:
+def meltano_run(emulator: EmulatorProcess) -> None:
     env = {
         **os.environ,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
         "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
-        "TAP_CONVEX_DEPLOYMENT_URL": emulator["url"],
-        "TAP_CONVEX_DEPLOY_KEY": emulator["admin_key"],
+        "TAP_CONVEX_DEPLOYMENT_URL": emulator.url,
+        "TAP_CONVEX_DEPLOY_KEY": emulator.admin_key,
         "TARGET_PARQUET_DESTINATION_PATH": str(LAKE),
     }
     print("$ meltano run tap-convex target-parquet", flush=True)
@@ -108,17 +90,13 @@ def change_data(client: EmulatorClient) -> None:
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    process, emulator = start_emulator()
-    try:
-        print(f"Emulated Convex deployment with demo data at {emulator['url']}")
+    with EmulatorProcess("--demo") as emulator:
+        print(f"Emulated Convex deployment with demo data at {emulator.url}")
         meltano_run(emulator)
         last_load = summarise("First run (snapshot of every table) landed:")
-        change_data(EmulatorClient(emulator["url"], emulator["admin_key"]))
+        change_data(EmulatorClient(emulator.url, emulator.admin_key))
         meltano_run(emulator)
         summarise("Second run (incremental) landed only the changes:", since_load=last_load)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
     print(f"\nThe Parquet change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
     print(f"""
   SELECT * FROM read_parquet('{LAKE.relative_to(ROOT)}/users/date=*/*.parquet', union_by_name = true)
