@@ -20,6 +20,7 @@ import httpx
 import msgspec
 
 from tap_convex import __version__
+from tap_convex.convert import inline_integers
 from tap_convex.errors import (
     ConfigError,
     ConvexApiError,
@@ -49,6 +50,7 @@ class SnapshotPage:
     snapshot: int
     cursor: str | None
     has_more: bool
+    encoded: bool = True  # values may hold encoded objects (see convert.inline_integers)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class DeltasPage:
     values: list[dict[str, Any]]
     cursor: int
     has_more: bool
+    encoded: bool = True
 
 
 class ConvexClient:
@@ -103,7 +106,7 @@ class ConvexClient:
     def list_snapshot(
         self, snapshot: int | None, cursor: str | None, selection: dict[str, Any]
     ) -> SnapshotPage:
-        body = self._request(
+        body, encoded = self._request(
             "POST",
             "list_snapshot",
             json={
@@ -112,16 +115,18 @@ class ConvexClient:
                 "selection": selection,
                 "format": WIRE_FORMAT,
             },
+            rewrite=inline_integers,
         )
-        return parse_snapshot_page(body)
+        return parse_snapshot_page(body, encoded)
 
     def document_deltas(self, cursor: int, selection: dict[str, Any]) -> DeltasPage:
-        body = self._request(
+        body, encoded = self._request(
             "POST",
             "document_deltas",
             json={"cursor": cursor, "selection": selection, "format": WIRE_FORMAT},
+            rewrite=inline_integers,
         )
-        return parse_deltas_page(body)
+        return parse_deltas_page(body, encoded)
 
     # ---- transport ------------------------------------------------------------------------
 
@@ -132,7 +137,10 @@ class ConvexClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        rewrite: Callable[[bytes], tuple[bytes, bool]] | None = None,
     ) -> Any:
+        """The parsed body of a 200 answer; with ``rewrite``, the body passes through it
+        first and the result is ``(parsed body, the flag rewrite returned)``."""
         attempt = 0
         while True:
             attempt += 1
@@ -149,7 +157,10 @@ class ConvexClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return msgspec.json.decode(response.content)
+                        if rewrite is None:
+                            return msgspec.json.decode(response.content)
+                        content, flag = rewrite(response.content)
+                        return msgspec.json.decode(content), flag
                     except msgspec.DecodeError:
                         problem = f"{endpoint} returned malformed JSON"
                 else:
@@ -241,7 +252,7 @@ def _retry_after_seconds(header: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def parse_snapshot_page(body: Any) -> SnapshotPage:
+def parse_snapshot_page(body: Any, encoded: bool = True) -> SnapshotPage:
     """Check a ``list_snapshot`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("list_snapshot answered with something other than an object.")
@@ -261,10 +272,10 @@ def parse_snapshot_page(body: Any) -> SnapshotPage:
         raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
     if has_more and cursor is None:
         raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
-    return SnapshotPage(values, snapshot, cursor, has_more)
+    return SnapshotPage(values, snapshot, cursor, has_more, encoded)
 
 
-def parse_deltas_page(body: Any) -> DeltasPage:
+def parse_deltas_page(body: Any, encoded: bool = True) -> DeltasPage:
     """Check a ``document_deltas`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("document_deltas answered with something other than an object.")
@@ -275,4 +286,4 @@ def parse_deltas_page(body: Any) -> DeltasPage:
         raise ProtocolError(
             "document_deltas answered without an integer cursor and a hasMore flag."
         )
-    return DeltasPage(values, cursor, has_more)
+    return DeltasPage(values, cursor, has_more, encoded)

@@ -17,13 +17,37 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import base64
+import binascii
 import math
+import re
 import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
+
+
+# An int64 exactly as Convex writes it (compact JSON, padded standard base64 of 8 bytes).
+# In valid JSON these bytes can only be structure: a quote inside a string is escaped.
+_INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
+
+
+def inline_integers(body: bytes) -> tuple[bytes, bool]:
+    """Rewrite a page's ``$integer`` objects as decimal literals before it is parsed.
+
+    The parser then gives each int64 as an exact int, the value :func:`decode_nested`
+    would give, and documents need no walk in Python. Returns the new body and whether a
+    ``"$`` is left (``$bytes``, ``$float``, an unusual spelling, or a ``"$`` inside a
+    string), in which case documents are still decoded value by value.
+    """
+    if b'{"$integer":"' in body:
+        parts = _INTEGER.split(body)
+        payloads = parts[1::2]
+        raw = b"".join(map(binascii.a2b_base64, payloads))
+        parts[1::2] = [b"%d" % number for number in struct.unpack(f"<{len(payloads)}q", raw)]
+        body = b"".join(parts)
+    return body, b'"$' in body
 
 
 def _special_float(payload: str) -> float:
@@ -98,13 +122,29 @@ class RecordConverter:
         self._number_only = number_only_fields
         self._null_record = dict.fromkeys(schema_fields)
 
-    def document(self, value: dict[str, Any], deleted: bool) -> dict[str, Any]:
-        """Convert one ``list_snapshot``/``document_deltas`` value into a record."""
+    def document(
+        self, value: dict[str, Any], deleted: bool, encoded: bool = True
+    ) -> dict[str, Any]:
+        """Convert one ``list_snapshot``/``document_deltas`` value into a record.
+
+        ``encoded=False`` says the value holds no encoded object (see
+        :func:`inline_integers`), so only its top level needs work.
+        """
         ts = value["_ts"]
         if deleted:
             record = dict(self._null_record)
             record["_id"] = value["_id"]
             record["_sdc_deleted_at"] = ts_to_datetime(ts)
+        elif not encoded:
+            record = {
+                key: item
+                for key, item in value.items()
+                if key[0] != "_" or key in _KEPT_SYSTEM_FIELDS
+            }
+            created = record.get("_creationTime")
+            if created is not None:
+                record["_creationTime"] = creation_time_to_datetime(created)
+            record["_sdc_deleted_at"] = None
         else:
             record = {}
             for key, item in value.items():

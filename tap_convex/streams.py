@@ -94,11 +94,11 @@ class ConvexTableStream(Stream):
     def write_schema(self) -> None:
         self._write_schema_message()
 
-    def write_record(
-        self, record: dict[str, Any], version: int | None, extracted_at: datetime
+    def write_records(
+        self, records: list[dict[str, Any]], version: int | None, extracted_at: datetime
     ) -> None:
-        """Write one record; without maps, flattening or deselected fields, skip the SDK's
-        per-record transforms (the converter already built a record that fits the schema)."""
+        """Write records; without maps, flattening or deselected fields, skip the SDK's
+        per-record transforms (the converter already built records that fit the schema)."""
         if self._plain_output is None:
             self._plain_output = (
                 len(self.stream_maps) == 1
@@ -107,15 +107,12 @@ class ConvexTableStream(Stream):
                 and all(self.mask.values())
             )
         if self._plain_output:
-            self._tap.write_message(
-                singer.RecordMessage(
-                    stream=self.name, record=record, version=version, time_extracted=extracted_at
-                )
-            )
+            self._tap.message_writer.write_records(self.name, records, version, extracted_at)
             self.state_manager.is_flushed = False
         else:
             self._stream_version = version
-            self._write_record_message(record)
+            for record in records:
+                self._write_record_message(record)
 
     def activate_version(self, version: int) -> None:
         self._write_activate_version_message(version)

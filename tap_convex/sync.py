@@ -4,7 +4,8 @@ Cost does not grow with the number of tables: a snapshot reads every table that 
 a single ``list_snapshot`` walk at one pinned timestamp, and the change log is read once, by
 one ``document_deltas`` walk whose exact selection covers every selected stream. Values are
 routed to streams by (``_component``, ``_table``). After each page, the records of that page
-are written first and the bookmarks that cover them second.
+are written first (grouped by stream, in page order within a stream) and the bookmarks that
+cover them second.
 """
 
 from __future__ import annotations
@@ -102,14 +103,17 @@ class SyncEngine:
                 )
             snapshot = page.snapshot
             extracted_at = datetime.now(timezone.utc)
+            batches: dict[Key, list[dict[str, Any]]] = {}
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
                 stream = self._streams.get(key) if key in versions else None
                 if stream is None:
                     continue
-                record = stream.converter.document(value, deleted=False)
-                stream.write_record(record, versions[key], extracted_at)
-                counts[key] += 1
+                record = stream.converter.document(value, deleted=False, encoded=page.encoded)
+                batches.setdefault(key, []).append(record)
+            for key, records in batches.items():
+                self._streams[key].write_records(records, versions[key], extracted_at)
+                counts[key] += len(records)
             if page.has_more:
                 cursor = page.cursor
                 for key in keys:
@@ -154,21 +158,24 @@ class SyncEngine:
                     f"document_deltas moved the cursor backwards, from {cursor} to {page.cursor}."
                 )
             extracted_at = datetime.now(timezone.utc)
+            batches: dict[Key, list[dict[str, Any]]] = {}
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
                 stream = self._streams.get(key)
                 if stream is None:
                     continue  # servers that ignore the selection send other tables too
-                mark = self._bookmarks[key]
                 ts = value.get("_ts")
                 if type(ts) is not int:
                     raise ProtocolError("document_deltas sent a value without an integer _ts.")
-                if ts <= mark.deltas_cursor:
+                if ts <= self._bookmarks[key].deltas_cursor:
                     continue  # this stream already has it (it was snapshotted later)
                 deleted = value.get("_deleted") is True
-                record = stream.converter.document(value, deleted)
-                stream.write_record(record, mark.table_version, extracted_at)
-                records += 1
+                record = stream.converter.document(value, deleted, encoded=page.encoded)
+                batches.setdefault(key, []).append(record)
+            for key, page_records in batches.items():
+                stream = self._streams[key]
+                stream.write_records(page_records, self._bookmarks[key].table_version, extracted_at)
+                records += len(page_records)
             cursor = page.cursor
             for key in keys:
                 self._bookmarks[key] = state.deltas_page_emitted(self._bookmarks[key], cursor)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
-from tap_convex.convert import RecordConverter, creation_time_to_datetime, ts_to_datetime
+import msgspec
+
+from tap_convex.convert import (
+    RecordConverter,
+    creation_time_to_datetime,
+    inline_integers,
+    ts_to_datetime,
+)
 from tap_convex.emulator import EmulatorServer, Store
+from tap_convex.emulator.formats import ENCODED, dumps, to_wire
 from tests.tap.harness import run_tap, run_tap_process
 
 
@@ -114,3 +123,59 @@ def test_demo_users_arrive_with_exact_types(demo: Store, config: dict[str, Any])
         assert record["karma"] == source["karma"] and type(record["karma"]) is int
         assert record["profile"]["stats"]["followers"] == source["profile"]["stats"]["followers"]
         assert record["avatar"] is not None and record["verified"] is source["verified"]
+
+
+def encoded_page(documents: list[dict[str, Any]]) -> bytes:
+    """A ``list_snapshot`` body as the server writes it, in ``convex_encoded_json``."""
+    values = [
+        {"_component": "", "_table": "t", "_ts": 7, "_id": f"id{i}", **to_wire(doc, ENCODED)}
+        for i, doc in enumerate(documents)
+    ]
+    return dumps({"values": values, "hasMore": False}).encode()
+
+
+def test_inlined_int64_parse_exactly_and_leave_nothing_to_decode() -> None:
+    extremes = [-(2**63), 2**63 - 1, 0, -1, 2**53 + 1]
+    body, left = inline_integers(encoded_page([{"n": extremes, "m": {"k": 2**62 + 3}}]))
+    assert left is False
+    (value,) = msgspec.json.decode(body)["values"]
+    assert value["n"] == extremes and value["m"] == {"k": 2**62 + 3}
+    assert b"$integer" not in body
+
+
+def test_inlining_leaves_look_alikes_in_strings_and_other_encodings_to_the_decoder() -> None:
+    look_alike = '{"$integer":"AAAAAAAAAAA="}'
+    body, left = inline_integers(encoded_page([{"s": look_alike, "b": b"\x00", "i": 5}]))
+    assert left is True  # $bytes (and the escaped quote in the string) still need a walk
+    (value,) = msgspec.json.decode(body)["values"]
+    assert value["s"] == look_alike and value["i"] == 5
+    assert value["b"] == {"$bytes": "AA=="}
+
+
+def test_inlined_pages_convert_to_the_same_records_as_walked_ones() -> None:
+    rng = random.Random(20261122)
+    kinds = [
+        lambda: rng.randrange(-(2**63), 2**63),
+        lambda: rng.choice([rng.random() * 1e6, -0.0, float("nan"), float("-inf")]),
+        lambda: rng.choice(["", "é✓", '"$integer"', '{"$integer":"AAAAAAAAAAA="}']),
+        lambda: rng.randbytes(rng.randrange(6)),
+        lambda: [rng.randrange(-(2**63), 2**63) for _ in range(rng.randrange(3))],
+        lambda: {"n": rng.randrange(2**63), "deep": [{"m": rng.randrange(-5, 5)}]},
+        lambda: None,
+    ]
+    converter = RecordConverter(frozenset({"f"}), [])
+    for _ in range(300):
+        documents = [
+            {name: rng.choice(kinds)() for name in rng.sample(["a", "b", "c", "f"], 3)}
+            for _ in range(rng.randrange(1, 5))
+        ]
+        if rng.random() < 0.5:  # pages holding only int64 take the fast path
+            documents = [{"a": rng.randrange(2**63), "b": [rng.randrange(9)]}]
+        body = encoded_page(documents)
+        walked = [converter.document(v, False) for v in msgspec.json.decode(body)["values"]]
+        inlined, left = inline_integers(body)
+        fast = [
+            converter.document(v, False, encoded=left)
+            for v in msgspec.json.decode(inlined)["values"]
+        ]
+        assert json.dumps(fast) == json.dumps(walked)
