@@ -6,8 +6,10 @@ import time
 import typing as t
 from itertools import repeat
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
@@ -23,13 +25,23 @@ from target_parquet.landing import (
     Batch,
     Landing,
 )
-from target_parquet.types import TIMESTAMP, BadValue, Column, column_array, kind_of, widen
+from target_parquet.types import (
+    TIMESTAMP,
+    BadValue,
+    Column,
+    column_array,
+    kind_of,
+    row_decoder,
+    widen,
+)
 
 if t.TYPE_CHECKING:
     from target_parquet.target import TargetParquet
 
 #: The identity of a change event: never null, like key properties.
 _IDENTITY = ("_id", "_ts")
+#: Records decoded and typed at a time within a commit: bounds the Python objects alive at once.
+DECODE_CHUNK_ROWS = 10_000
 
 
 class ParquetSink(BatchSink):
@@ -94,6 +106,16 @@ class ParquetSink(BatchSink):
                 raise RecordError(self.stream_name, field, str(exc)) from exc
         return record
 
+    def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> None:
+        """Buffer a record still in JSON text, with its message metadata (the fast path)."""
+        context = self._get_context({})
+        context["records"].append(record)
+        context["extracted"].append(extracted)
+        context["versions"].append(version)
+        if self._full_metadata:
+            context["received"].append(time.time_ns() // 1000)
+        self.tally_record_read()
+
     def _singer_validate_message(self, record: dict) -> None:
         """Name the stream and key in the SDK's missing-key error."""
         for key in self.key_properties:
@@ -112,27 +134,38 @@ class ParquetSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         """Commit the drained records (and activations) through the landing mode."""
-        self._landing.commit(self._batch(context["records"], context, context["activations"]))
+        records = context["records"]
+        raw = sum(1 for record in records if type(record) is msgspec.Raw)
+        if raw:
+            self.record_counter_metric.increment(raw)
+        self._landing.commit(self._batch(records, context, context["activations"]))
 
     def _batch(
-        self, records: list[dict], context: dict, activations: list[tuple[int, int]]
+        self, records: list[dict | msgspec.Raw], context: dict, activations: list[tuple[int, int]]
     ) -> Batch:
         columns = [
             Column(c.name, widen(self._landing.columns.get(c.name, c.kind), c.kind), c.nullable)
             for c in self._columns
         ]
-        fields, arrays = [], []
-        for column in columns:
-            values = list(map(dict.get, records, repeat(column.name)))
-            field, array = self._build(column, values, records)
-            fields.append(field)
-            arrays.append(array)
+        chunks: list[list[pa.Array]] = [[] for _ in columns]
+        for start in range(0, len(records), DECODE_CHUNK_ROWS):
+            part = records[start : start + DECODE_CHUNK_ROWS]
+            values_of = self._column_values(part, columns, start)
+            for column, column_chunks in zip(columns, chunks):
+                column_chunks.append(self._build(column, values_of(column.name), part, start))
+        arrays: list[pa.Array | pa.ChunkedArray] = [
+            pa.chunked_array(column_chunks, column.field.type)
+            for column, column_chunks in zip(columns, chunks)
+        ]
         for name in (EXTRACTED_AT, TABLE_VERSION):
             column = Column(name, LANDING_KINDS[name])
-            field, array = self._build(column, context.get(self._META[name], []), records)
-            fields.append(field)
-            arrays.append(array)
+            arrays.append(self._build(column, context.get(self._META[name], []), records, 0))
             columns.append(column)
+        fields = [
+            # Absent optional properties are valid JSON; the file's column allows null.
+            column.field.with_nullable(True) if array.null_count else column.field
+            for column, array in zip(columns, arrays)
+        ]
         if self._full_metadata:
             micros = pa.array(context.get("received", []), pa.int64())
             for name, array in (
@@ -150,32 +183,62 @@ class ParquetSink(BatchSink):
             activations=activations,
         )
 
+    def _column_values(
+        self, records: list[dict | msgspec.Raw], columns: list[Column], offset: int
+    ) -> t.Callable[[str], list]:
+        """How to read one column's values out of buffered records.
+
+        Records buffered as raw JSON are decoded in one call into rows typed by their
+        columns; if any value does not fit its column, each record is decoded as a plain
+        object instead, and the per-column coercion names (or accepts) the odd value.
+        """
+        if records and all(type(record) is msgspec.Raw for record in records):
+            decoder, attribute = row_decoder(columns, self._must_have)
+            try:
+                rows = decoder.decode(b"[" + b",".join(records) + b"]")
+            except msgspec.ValidationError:
+                pass
+            else:
+                return lambda name: list(map(attribute[name], rows))
+        for index, record in enumerate(records):
+            if type(record) is msgspec.Raw:
+                records[index] = record = self._decode_record(record, offset + index)
+                self._singer_validate_message(record)
+        return lambda name: list(map(dict.get, records, repeat(name)))
+
+    def _decode_record(self, record: msgspec.Raw, index: int) -> dict:
+        value = decoder.decode(record)
+        if type(value) is not dict:
+            raise RecordError(
+                self.stream_name, "(record)", f"not a JSON object (record {index + 1} of the batch)"
+            )
+        return value
+
     def _build(
-        self, column: Column, values: list, records: list[dict]
-    ) -> tuple[pa.Field, pa.Array]:
-        """One typed column; a value that does not fit names stream, field and record."""
+        self, column: Column, values: list, records: list[dict | msgspec.Raw], offset: int
+    ) -> pa.Array:
+        """One typed column (chunk); a value that does not fit names stream, field and record."""
         try:
             array = column_array(values, column.kind)
         except BadValue as exc:
-            raise RecordError(
-                self.stream_name, column.name, f"{exc} ({self._describe(records, exc.index)})"
-            ) from exc
-        field = column.field
+            where = self._describe(records, exc.index, offset)
+            raise RecordError(self.stream_name, column.name, f"{exc} ({where})") from exc
         if array.null_count and column.name in self._must_have:
             first = next(i for i, value in enumerate(values) if value is None)
             raise RecordError(
                 self.stream_name,
                 column.name,
-                f"missing or null but required ({self._describe(records, first)})",
+                f"missing or null but required ({self._describe(records, first, offset)})",
             )
-        if array.null_count and not column.nullable:
-            # Absent optional properties are valid JSON; the file's column allows null.
-            field = field.with_nullable(True)
-        return field, array
+        return array
 
-    def _describe(self, records: list[dict], index: int) -> str:
+    def _describe(self, records: list[dict | msgspec.Raw], index: int, offset: int) -> str:
         record = records[index] if index < len(records) else {}
+        if type(record) is msgspec.Raw:
+            record = decoder.decode(record)
+        if not isinstance(record, dict):
+            record = {}
         keys = [k for k in ("_id", *self.key_properties) if record.get(k) is not None]
         if keys:
             return ", ".join(f"{k}={record[k]!r}" for k in dict.fromkeys(keys))
-        return f"record {index + 1} of the batch"
+        return f"record {offset + index + 1} of the batch"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 import typing as t
+from collections import Counter
 
 import msgspec
 from singer_sdk import Target
@@ -17,6 +18,7 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_parquet.cdc import ChangeLog
@@ -41,16 +43,68 @@ _REPORTED = (
 )
 
 
+class RecordLine(msgspec.Struct):
+    """A message decoded only as far as routing needs: a RECORD's record stays raw JSON."""
+
+    type: str
+    stream: str | msgspec.UnsetType = msgspec.UNSET
+    record: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    version: int | None = None
+    time_extracted: str | None = None
+
+
+_route_decoder = msgspec.json.Decoder(RecordLine)
+
+
 class LineReader(MsgSpecReader):
-    """MsgSpecReader that names the offending line instead of logging a traceback."""
+    """Reads Singer lines, handing RECORDs of plain streams over undecoded; names bad lines.
+
+    A RECORD whose stream needs no per-record SDK work (no stream maps, flattening or
+    validation) goes to `route_record` with its record as raw JSON, which the sink decodes
+    a whole batch at a time. Every other line takes the SDK's path.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        self.route_record: t.Callable[[RecordLine], bool] | None = None
 
-    def deserialize_json(self, line: str) -> dict:
+    @property
+    def default_input(self) -> t.IO[bytes]:
+        """Standard input as bytes: lines are parsed without decoding them to text first."""
+        return sys.stdin.buffer
+
+    def process_lines(
+        self,
+        file_input: t.IO | None,
+        callbacks: dict[str, t.Callable[[dict], None]],
+    ) -> t.Counter[str]:
+        """Dispatch each line; a RECORD that `route_record` accepts skips the SDK's path."""
+        stats: t.Counter[str] = Counter()
+        for line in file_input or self.default_input:
+            self.line_number += 1
+            self._current_message = line
+            if self.route_record is not None:
+                try:
+                    routed = _route_decoder.decode(line)
+                except msgspec.DecodeError:  # also a wrong type: the full decode explains
+                    routed = None
+                if routed is not None and routed.type == "RECORD" and self.route_record(routed):
+                    stats["RECORD"] += 1
+                    continue
+            message = self.deserialize_json(line)
+            self.assert_line_requires(message, requires={"type"})
+            kind = message["type"]
+            callback = callbacks.get(kind) if isinstance(kind, str) else None
+            if callback is None:
+                self._process_unknown_message(message)
+            else:
+                callback(message)
+            stats[kind] += 1
+        return stats
+
+    def deserialize_json(self, line: str | bytes) -> dict:
         """Parse one message (floats become Decimal, as in the SDK reader)."""
-        self.line_number += 1
         try:
             message = decoder.decode(line)
         except msgspec.DecodeError as exc:
@@ -166,7 +220,7 @@ class TargetParquet(Target):
         ),
     ).to_dict()
 
-    def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
+    def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         # The SDK drains (commits) every sink and then emits STATE once this age passes.
         self._MAX_RECORD_AGE_IN_MINUTES = float(self.config["state_interval_seconds"]) / 60
@@ -174,6 +228,8 @@ class TargetParquet(Target):
         self._load_ids = LoadIds()
         self._landings: dict[str, Landing] = {}
         self._last_state: dict | None = None
+        self._plain_sinks: dict[str, ParquetSink] = {}
+        self.message_reader.route_record = self._route_record
 
     def landing_for(self, stream: str) -> Landing:
         """The landing of a stream, shared by its successive sinks (schema changes)."""
@@ -216,6 +272,38 @@ class TargetParquet(Target):
             self.drain_one(old)
         return sink
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Register the stream, then note whether its records can skip the SDK's path."""
+        super()._process_schema_message(message_dict)
+        stream = message_dict["stream"]
+        self._plain_sinks.pop(stream, None)
+        maps = self.mapper.stream_maps.get(stream, [])
+        if (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == stream
+            and not maps[0].flattening_enabled
+        ):
+            sink = self._sinks_active.get(stream)
+            if isinstance(sink, ParquetSink) and not sink.validate_schema:
+                self._plain_sinks[stream] = sink
+
+    def _route_record(self, line: RecordLine) -> bool:
+        """Buffer the raw record of a plain stream; False sends the line the SDK's way."""
+        sink = self._plain_sinks.get(line.stream)  # type: ignore[arg-type]
+        if sink is None or line.record is msgspec.UNSET:
+            return False
+        sink.buffer_raw(line.record, line.version, line.time_extracted)
+        if sink.is_full:
+            self.logger.info(
+                "Sink for '%s' is full (%d records); committing.",
+                sink.stream_name,
+                sink.current_size,
+            )
+            self.drain_one(sink)
+        self._handle_max_record_age()
+        return True
+
     def _process_state_message(self, message_dict: dict) -> None:
         """Check the interval on STATE too, so STATE flows while records are sparse."""
         super()._process_state_message(message_dict)
@@ -252,10 +340,10 @@ class TargetParquet(Target):
         config_jsonschema["properties"].pop("load_method", None)
 
     @classmethod
-    def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+    def invoke(cls, **kwargs: t.Any) -> None:
         """Run the target; bad input ends it with a one-line error and exit status 1."""
         try:
             super().invoke(**kwargs)
         except _REPORTED as exc:
-            cls.logger.error("%s", " ".join(str(exc).split()))  # noqa: TRY400
+            cls.logger.error("%s", " ".join(str(exc).split()))
             sys.exit(1)

@@ -24,6 +24,8 @@ import base64
 import binascii
 import datetime
 import decimal
+import functools
+import operator
 import typing as t
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,7 +51,7 @@ _TEXT_COMPATIBLE = {"string", "text", "integer", "number", "boolean", "timestamp
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _encode_default(obj: t.Any) -> t.Any:  # noqa: ANN401
+def _encode_default(obj: t.Any) -> t.Any:
     if isinstance(obj, (datetime.datetime, datetime.date)):
         return obj.isoformat()
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
@@ -72,7 +74,7 @@ class Column:
         return pa.field(self.name, ARROW_TYPES[self.kind], nullable=self.nullable)
 
 
-def kind_of(prop: t.Any) -> tuple[str, bool]:  # noqa: ANN401
+def kind_of(prop: t.Any) -> tuple[str, bool]:
     """Return (kind, nullable) for one JSON-schema property."""
     if not isinstance(prop, Mapping) or {"anyOf", "oneOf", "allOf"} & prop.keys():
         return "json", True
@@ -110,7 +112,7 @@ def widen(old: str, new: str) -> str:
 class BadValue(Exception):
     """Raised with the position of the first value a column cannot hold."""
 
-    def __init__(self, index: int, value: t.Any, kind: str) -> None:  # noqa: ANN401
+    def __init__(self, index: int, value: t.Any, kind: str) -> None:
         shown = repr(value)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         super().__init__(f"expected {kind}, got {shown}")
@@ -140,7 +142,7 @@ def _fast_timestamp(values: list) -> pa.Array:
     return nanos.cast(TIMESTAMP, safe=False)
 
 
-def _coerce_integer(value: t.Any) -> int:  # noqa: ANN401
+def _coerce_integer(value: t.Any) -> int:
     if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral():
         value = int(value)
     if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
@@ -148,25 +150,25 @@ def _coerce_integer(value: t.Any) -> int:  # noqa: ANN401
     return value
 
 
-def _coerce_number(value: t.Any) -> float:  # noqa: ANN401
+def _coerce_number(value: t.Any) -> float:
     if type(value) not in (int, float, decimal.Decimal):
         raise ValueError(value)
     return float(value)
 
 
-def _coerce_boolean(value: t.Any) -> bool:  # noqa: ANN401
+def _coerce_boolean(value: t.Any) -> bool:
     if type(value) is not bool:
         raise ValueError(value)
     return value
 
 
-def _coerce_string(value: t.Any) -> str:  # noqa: ANN401
+def _coerce_string(value: t.Any) -> str:
     if type(value) is not str:
         raise ValueError(value)
     return value
 
 
-def _coerce_timestamp(value: t.Any) -> datetime.datetime:  # noqa: ANN401
+def _coerce_timestamp(value: t.Any) -> datetime.datetime:
     if isinstance(value, datetime.datetime):
         parsed = value
     else:
@@ -177,17 +179,17 @@ def _coerce_timestamp(value: t.Any) -> datetime.datetime:  # noqa: ANN401
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
-def _coerce_binary(value: t.Any) -> bytes:  # noqa: ANN401
+def _coerce_binary(value: t.Any) -> bytes:
     if isinstance(value, bytes):
         return value
     return base64.b64decode(_coerce_string(value), validate=True)
 
 
-def _coerce_json(value: t.Any) -> bytes:  # noqa: ANN401
+def _coerce_json(value: t.Any) -> bytes:
     return _json.encode(value)
 
 
-def _coerce_text(value: t.Any) -> str | bytes:  # noqa: ANN401
+def _coerce_text(value: t.Any) -> str | bytes:
     if type(value) is str:
         return value
     if isinstance(value, datetime.datetime):
@@ -239,6 +241,50 @@ def column_array(values: list, kind: str) -> pa.Array:
         except _COERCE_ERRORS as exc:
             raise BadValue(index, value, kind) from exc
     return pa.array(out, ARROW_TYPES[kind])
+
+
+#: Python types a row decoder checks while decoding; other kinds decode as any JSON value
+#: (floats as Decimal, like the SDK's reader) and are coerced per column.
+_ROW_TYPES: dict[str, type] = {
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "string": str,
+    "timestamp": str,
+    "binary": str,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _row_decoder(
+    columns: tuple[Column, ...], required: frozenset[str]
+) -> tuple[msgspec.json.Decoder, dict[str, Callable[[t.Any], t.Any]]]:
+    fields: list[tuple[str, t.Any, t.Any]] = []
+    rename: dict[str, str] = {}
+    attribute: dict[str, Callable[[t.Any], t.Any]] = {}
+    for index, column in enumerate(columns):
+        name = f"c{index}"
+        rename[name] = column.name
+        attribute[column.name] = operator.attrgetter(name)
+        python_type = _ROW_TYPES.get(column.kind, t.Any)
+        if column.name in required:
+            fields.append((name, python_type, msgspec.NODEFAULT))
+        else:
+            fields.append((name, python_type | None if python_type is not t.Any else t.Any, None))
+    fields.sort(key=lambda field: field[2] is not msgspec.NODEFAULT)  # required ones first
+    row = msgspec.defstruct("Row", fields, rename=rename, gc=False)
+    return msgspec.json.Decoder(list[row], float_hook=decimal.Decimal), attribute
+
+
+def row_decoder(
+    columns: t.Sequence[Column], required: t.AbstractSet[str]
+) -> tuple[msgspec.json.Decoder, dict[str, Callable[[t.Any], t.Any]]]:
+    """A decoder of a JSON array of records into typed rows, and a getter per column name.
+
+    A value of the wrong type, or a missing or null `required` field, fails the decode
+    (`msgspec.ValidationError`); properties outside `columns` are skipped.
+    """
+    return _row_decoder(tuple(columns), frozenset(required))
 
 
 def convert_array(array: pa.Array | pa.ChunkedArray, old: str, new: str) -> pa.Array:

@@ -28,6 +28,22 @@ SYSTEM_PROPERTIES = {
     "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"},
 }
 LINEAGE = ("_sdc_extracted_at", "_sdc_batched_at", "_load_id")
+#: A user property of every kind the target maps (see target_parquet.types).
+EVERY_KIND = {
+    "i": {"type": ["integer", "null"]},
+    "n": {"type": ["number", "null"]},
+    "b": {"type": ["boolean", "null"]},
+    "s": {"type": ["string", "null"]},
+    "when": {"type": ["string", "null"], "format": "date-time"},
+    "blob": {"type": ["string", "null"], "contentEncoding": "base64"},
+    "obj": {"type": ["object", "null"]},
+    "arr": {"type": ["array", "null"], "items": {"type": "integer"}},
+    "perm": {"type": ["array", "boolean", "integer", "null", "number", "object", "string"]},
+    "anything": {},
+    "union": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    "int_or_num": {"type": ["integer", "number", "null"]},
+    "plain": {"type": "string"},
+}
 
 
 def schema(stream: str, **user: dict) -> dict:
@@ -77,7 +93,7 @@ def _record(stream: str, record: dict, version: int | None) -> dict:
     return message
 
 
-def state(value: t.Any) -> dict:  # noqa: ANN401
+def state(value: t.Any) -> dict:
     """A STATE message."""
     return {"type": "STATE", "value": {"n": value}}
 

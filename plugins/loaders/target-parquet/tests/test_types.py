@@ -11,31 +11,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from parquet_helpers import cdc_files, run, schema, upsert
+from parquet_helpers import EVERY_KIND, cdc_files, run, schema, upsert
 from target_parquet.types import widen
 
 UTC = datetime.timezone.utc
 TS = pa.timestamp("us", tz="UTC")
 INT64_MAX = 2**63 - 1
-PROPERTIES = {
-    "i": {"type": ["integer", "null"]},
-    "n": {"type": ["number", "null"]},
-    "b": {"type": ["boolean", "null"]},
-    "s": {"type": ["string", "null"]},
-    "when": {"type": ["string", "null"], "format": "date-time"},
-    "blob": {"type": ["string", "null"], "contentEncoding": "base64"},
-    "obj": {"type": ["object", "null"]},
-    "arr": {"type": ["array", "null"], "items": {"type": "integer"}},
-    "perm": {"type": ["array", "boolean", "integer", "null", "number", "object", "string"]},
-    "anything": {},
-    "union": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-    "int_or_num": {"type": ["integer", "number", "null"]},
-    "plain": {"type": "string"},
-}
 
 
 def land(lake: Path, *records: dict) -> pa.Table:
-    run({"destination_path": str(lake)}, [schema("t", **PROPERTIES), *records])
+    run({"destination_path": str(lake)}, [schema("t", **EVERY_KIND), *records])
     (path,) = cdc_files(lake, "t")
     return pq.read_table(path)
 
