@@ -57,6 +57,13 @@ class TapConvex(Tap):
     def discover_streams(self) -> list[ConvexTableStream]:
         return [ConvexTableStream(self, info) for info in discover_tables(self.client)]
 
+    def run_discovery(self) -> str:
+        """``--discover``: print the catalog, then close the connection (no socket left open)."""
+        try:
+            return super().run_discovery()
+        finally:
+            self.client.close()
+
     def load_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
             raise TapConvexError(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tap_convex.discovery import PERMISSIVE, property_schema, stream_name
 from tap_convex.emulator import EmulatorServer, Store
-from tests.tap.harness import discover, run_tap
+from tests.tap.harness import discover, run_tap, run_tap_process
 
 
 def streams_by_name(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -108,3 +110,16 @@ def test_empty_deployment_discovers_no_streams(
     emulator: EmulatorServer, config: dict[str, Any]
 ) -> None:
     assert discover(config)["streams"] == []
+
+
+def test_discover_command_closes_its_connection(
+    demo: Store, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    result = run_tap_process(
+        config_path, None, None, "--discover", env={"PYTHONWARNINGS": "always"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["streams"]
+    assert "ResourceWarning" not in result.stderr
