@@ -40,12 +40,13 @@ if t.TYPE_CHECKING:
 
 #: The identity of a change event: never null, like key properties.
 _IDENTITY = ("_id", "_ts")
-#: Records decoded and typed at a time within a commit: bounds the Python objects alive at once.
+#: Records turned into Arrow columns at a time while a batch fills: bounds the Python objects
+#: alive at once (a batch waits for its commit as compact Arrow chunks).
 DECODE_CHUNK_ROWS = 10_000
 
 
 class ParquetSink(BatchSink):
-    """Collects records and message metadata; a drain commits them as one batch."""
+    """Collects records and message metadata as Arrow chunks; a drain commits them as one batch."""
 
     MAX_SIZE_DEFAULT = 100_000
     _META: t.ClassVar[dict[str, str]] = {EXTRACTED_AT: "extracted", TABLE_VERSION: "versions"}
@@ -86,8 +87,19 @@ class ParquetSink(BatchSink):
         """Landing columns are typed by the sink, not added to the JSON schema."""
 
     def start_batch(self, context: dict) -> None:
-        """Per-record message metadata is kept beside the records, in arrival order."""
-        context.update(records=[], extracted=[], versions=[], received=[], activations=[])
+        """Records wait in `records` (message metadata beside them, in arrival order) until a
+        chunk's worth is converted into Arrow arrays in `chunks`."""
+        context.update(
+            records=[],
+            extracted=[],
+            versions=[],
+            received=[],
+            chunks=[],
+            converted=0,
+            raw=0,
+            columns=None,
+            activations=[],
+        )
 
     def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
         context["extracted"].append(message.get("time_extracted"))
@@ -109,12 +121,20 @@ class ParquetSink(BatchSink):
     def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> None:
         """Buffer a record still in JSON text, with its message metadata (the fast path)."""
         context = self._get_context({})
-        context["records"].append(record)
         context["extracted"].append(extracted)
         context["versions"].append(version)
         if self._full_metadata:
             context["received"].append(time.time_ns() // 1000)
+        context["raw"] += 1
         self.tally_record_read()
+        self.process_record(record, context)
+
+    def process_record(self, record: dict | msgspec.Raw, context: dict) -> None:
+        """Buffer one record; every `DECODE_CHUNK_ROWS` records become Arrow arrays."""
+        records = context["records"]
+        records.append(record)
+        if len(records) >= DECODE_CHUNK_ROWS:
+            self._convert(context)
 
     def _singer_validate_message(self, record: dict) -> None:
         """Name the stream and key in the SDK's missing-key error."""
@@ -127,75 +147,93 @@ class ParquetSink(BatchSink):
     def activate_version(self, new_version: int) -> None:
         """Apply ACTIVATE_VERSION after the records that preceded it (at commit)."""
         context = self._pending_batch
-        if context is None or not context.get("records"):
-            self._landing.commit(self._batch([], {}, [(0, new_version)]))
+        buffered = context["converted"] + len(context["records"]) if context else 0
+        if context is None or not buffered:
+            empty: dict = {}
+            self.start_batch(empty)
+            empty["activations"].append((0, new_version))
+            self._landing.commit(self._batch(empty))
             return
-        context["activations"].append((len(context["records"]), new_version))
+        context["activations"].append((buffered, new_version))
 
     def process_batch(self, context: dict) -> None:
         """Commit the drained records (and activations) through the landing mode."""
-        records = context["records"]
-        raw = sum(1 for record in records if type(record) is msgspec.Raw)
-        if raw:
-            self.record_counter_metric.increment(raw)
-        self._landing.commit(self._batch(records, context, context["activations"]))
+        if context["raw"]:  # the SDK counts the records that took its own path
+            self.record_counter_metric.increment(context["raw"])
+        self._landing.commit(self._batch(context))
 
-    def _batch(
-        self, records: list[dict | msgspec.Raw], context: dict, activations: list[tuple[int, int]]
-    ) -> Batch:
-        columns = [
-            Column(c.name, widen(self._landing.columns.get(c.name, c.kind), c.kind), c.nullable)
-            for c in self._columns
+    def _batch(self, context: dict) -> Batch:
+        self._convert(context)
+        columns = context["columns"] or self._commit_columns()
+        chunks = context["chunks"]
+        arrays = [
+            pa.chunked_array([chunk[index] for chunk in chunks], column.field.type)
+            for index, column in enumerate(columns)
         ]
-        chunks: list[list[pa.Array]] = [[] for _ in columns]
-        for start in range(0, len(records), DECODE_CHUNK_ROWS):
-            part = records[start : start + DECODE_CHUNK_ROWS]
-            values_of = self._column_values(part, columns, start)
-            for column, column_chunks in zip(columns, chunks):
-                column_chunks.append(self._build(column, values_of(column.name), part, start))
-        arrays: list[pa.Array | pa.ChunkedArray] = [
-            pa.chunked_array(column_chunks, column.field.type)
-            for column, column_chunks in zip(columns, chunks)
-        ]
-        for name in (EXTRACTED_AT, TABLE_VERSION):
-            column = Column(name, LANDING_KINDS[name])
-            arrays.append(self._build(column, context.get(self._META[name], []), records, 0))
-            columns.append(column)
         fields = [
             # Absent optional properties are valid JSON; the file's column allows null.
             column.field.with_nullable(True) if array.null_count else column.field
             for column, array in zip(columns, arrays)
         ]
-        if self._full_metadata:
-            micros = pa.array(context.get("received", []), pa.int64())
-            for name, array in (
-                (RECEIVED_AT, micros.cast(TIMESTAMP)),
-                (SEQUENCE, pc.divide(micros, 1000)),
-                (SYNC_STARTED_AT, pa.array([self._sync_started_at] * len(micros), pa.int64())),
-            ):
-                fields.append(pa.field(name, array.type))
-                arrays.append(array)
-                columns.append(Column(name, LANDING_KINDS[name]))
         return Batch(
             table=pa.Table.from_arrays(arrays, schema=pa.schema(fields)),
             kinds={column.name: column.kind for column in columns},
             key_properties=list(self.key_properties),
-            activations=activations,
+            activations=context["activations"],
         )
+
+    def _commit_columns(self) -> list[Column]:
+        """User columns, widened to what the stream has landed so far, then landing columns.
+
+        Only this stream's commits change what has landed, so the columns hold for a batch."""
+        columns = [
+            Column(c.name, widen(self._landing.columns.get(c.name, c.kind), c.kind), c.nullable)
+            for c in self._columns
+        ]
+        names = [EXTRACTED_AT, TABLE_VERSION]
+        if self._full_metadata:
+            names += [RECEIVED_AT, SEQUENCE, SYNC_STARTED_AT]
+        return columns + [Column(name, LANDING_KINDS[name]) for name in names]
+
+    def _convert(self, context: dict) -> None:
+        """Turn the waiting records and their metadata into one chunk of Arrow arrays."""
+        records = context["records"]
+        if not records:
+            return
+        if context["columns"] is None:
+            context["columns"] = self._commit_columns()
+        user = context["columns"][: len(self._columns)]
+        offset = context["converted"]
+        values_of = self._column_values(records, user, offset)
+        arrays = [self._build(column, values_of(column.name), records, offset) for column in user]
+        for name in (EXTRACTED_AT, TABLE_VERSION):
+            column = Column(name, LANDING_KINDS[name])
+            arrays.append(self._build(column, context[self._META[name]], records, offset))
+        if self._full_metadata:
+            micros = pa.array(context["received"], pa.int64())
+            arrays += [
+                micros.cast(TIMESTAMP),
+                pc.divide(micros, 1000),
+                pa.array([self._sync_started_at] * len(micros), pa.int64()),
+            ]
+        context["chunks"].append(arrays)
+        context["converted"] = offset + len(records)
+        for key in ("records", "extracted", "versions", "received"):
+            context[key] = []
 
     def _column_values(
         self, records: list[dict | msgspec.Raw], columns: list[Column], offset: int
     ) -> t.Callable[[str], list]:
         """How to read one column's values out of buffered records.
 
-        Records buffered as raw JSON are decoded in one call into rows typed by their
+        Records buffered as raw JSON are decoded straight into rows typed by their
         columns; if any value does not fit its column, each record is decoded as a plain
         object instead, and the per-column coercion names (or accepts) the odd value.
         """
         if records and all(type(record) is msgspec.Raw for record in records):
             decoder, attribute = row_decoder(columns, self._must_have)
             try:
-                rows = decoder.decode(b"[" + b",".join(records) + b"]")
+                rows = list(map(decoder.decode, records))
             except msgspec.ValidationError:
                 pass
             else:

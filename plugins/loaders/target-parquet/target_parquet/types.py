@@ -273,13 +273,13 @@ def _row_decoder(
             fields.append((name, python_type | None if python_type is not t.Any else t.Any, None))
     fields.sort(key=lambda field: field[2] is not msgspec.NODEFAULT)  # required ones first
     row = msgspec.defstruct("Row", fields, rename=rename, gc=False)
-    return msgspec.json.Decoder(list[row], float_hook=decimal.Decimal), attribute
+    return msgspec.json.Decoder(row, float_hook=decimal.Decimal), attribute
 
 
 def row_decoder(
     columns: t.Sequence[Column], required: t.AbstractSet[str]
 ) -> tuple[msgspec.json.Decoder, dict[str, Callable[[t.Any], t.Any]]]:
-    """A decoder of a JSON array of records into typed rows, and a getter per column name.
+    """A decoder of one record into a typed row, and a getter per column name.
 
     A value of the wrong type, or a missing or null `required` field, fails the decode
     (`msgspec.ValidationError`); properties outside `columns` are skipped.
