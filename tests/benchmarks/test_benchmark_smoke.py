@@ -47,6 +47,7 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     assert len(report["memory"]) == 2
     for pair in report["memory"].values():
         assert isinstance(pair["tap-convex"]["peak_rss_mib"], (int, float))
+        assert pair["end-to-end"]["rows_per_s"] > 0
     assert set(report["targets"]) >= {
         "tap_vs_airbyte",
         "tap_vs_raw",
