@@ -20,7 +20,7 @@ import httpx
 import msgspec
 
 from tap_convex import __version__
-from tap_convex.convert import inline_integers
+from tap_convex.convert import prepare_page
 from tap_convex.errors import (
     ConfigError,
     ConvexApiError,
@@ -50,7 +50,7 @@ class SnapshotPage:
     snapshot: int
     cursor: str | None
     has_more: bool
-    encoded: bool = True  # values may hold encoded objects (see convert.inline_integers)
+    plain: bool = False  # values can be converted in place (see convert.prepare_page)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class DeltasPage:
     values: list[dict[str, Any]]
     cursor: int
     has_more: bool
-    encoded: bool = True
+    plain: bool = False
 
 
 class ConvexClient:
@@ -106,7 +106,7 @@ class ConvexClient:
     def list_snapshot(
         self, snapshot: int | None, cursor: str | None, selection: dict[str, Any]
     ) -> SnapshotPage:
-        body, encoded = self._request(
+        body, plain = self._request(
             "POST",
             "list_snapshot",
             json={
@@ -115,18 +115,18 @@ class ConvexClient:
                 "selection": selection,
                 "format": WIRE_FORMAT,
             },
-            rewrite=inline_integers,
+            rewrite=prepare_page,
         )
-        return parse_snapshot_page(body, encoded)
+        return parse_snapshot_page(body, plain)
 
     def document_deltas(self, cursor: int, selection: dict[str, Any]) -> DeltasPage:
-        body, encoded = self._request(
+        body, plain = self._request(
             "POST",
             "document_deltas",
             json={"cursor": cursor, "selection": selection, "format": WIRE_FORMAT},
-            rewrite=inline_integers,
+            rewrite=prepare_page,
         )
-        return parse_deltas_page(body, encoded)
+        return parse_deltas_page(body, plain)
 
     # ---- transport ------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ def _retry_after_seconds(header: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def parse_snapshot_page(body: Any, encoded: bool = True) -> SnapshotPage:
+def parse_snapshot_page(body: Any, plain: bool = False) -> SnapshotPage:
     """Check a ``list_snapshot`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("list_snapshot answered with something other than an object.")
@@ -272,10 +272,10 @@ def parse_snapshot_page(body: Any, encoded: bool = True) -> SnapshotPage:
         raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
     if has_more and cursor is None:
         raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
-    return SnapshotPage(values, snapshot, cursor, has_more, encoded)
+    return SnapshotPage(values, snapshot, cursor, has_more, plain)
 
 
-def parse_deltas_page(body: Any, encoded: bool = True) -> DeltasPage:
+def parse_deltas_page(body: Any, plain: bool = False) -> DeltasPage:
     """Check a ``document_deltas`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("document_deltas answered with something other than an object.")
@@ -286,4 +286,4 @@ def parse_deltas_page(body: Any, encoded: bool = True) -> DeltasPage:
         raise ProtocolError(
             "document_deltas answered without an integer cursor and a hasMore flag."
         )
-    return DeltasPage(values, cursor, has_more, encoded)
+    return DeltasPage(values, cursor, has_more, plain)

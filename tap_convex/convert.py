@@ -31,15 +31,21 @@ _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
 # An int64 exactly as Convex writes it (compact JSON, padded standard base64 of 8 bytes).
 # In valid JSON these bytes can only be structure: a quote inside a string is escaped.
 _INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
+#: The system keys of a streaming-export value, as they appear in its JSON.
+_WIRE_SYSTEM_KEYS = tuple(
+    b'"%s":' % name
+    for name in (b"_component", b"_table", b"_ts", b"_id", b"_creationTime", b"_deleted")
+)
 
 
-def inline_integers(body: bytes) -> tuple[bytes, bool]:
-    """Rewrite a page's ``$integer`` objects as decimal literals before it is parsed.
+def prepare_page(body: bytes) -> tuple[bytes, bool]:
+    """Rewrite a page's ``$integer`` objects as decimal literals, and say if it is *plain*.
 
     The parser then gives each int64 as an exact int, the value :func:`decode_nested`
-    would give, and documents need no walk in Python. Returns the new body and whether a
-    ``"$`` is left (``$bytes``, ``$float``, an unusual spelling, or a ``"$`` inside a
-    string), in which case documents are still decoded value by value.
+    would give. The page is plain when no ``"$`` is left (no ``$bytes``, ``$float`` or
+    unusual spelling) and every ``"_`` starts one of the wire's system keys (no other
+    system field to drop): its documents are then converted in place, top level only. A
+    ``"$`` or ``"_`` inside a string only costs the value-by-value path.
     """
     if b'{"$integer":"' in body:
         parts = _INTEGER.split(body)
@@ -47,7 +53,8 @@ def inline_integers(body: bytes) -> tuple[bytes, bool]:
         raw = b"".join(map(binascii.a2b_base64, payloads))
         parts[1::2] = [b"%d" % number for number in struct.unpack(f"<{len(payloads)}q", raw)]
         body = b"".join(parts)
-    return body, b'"$' in body
+    plain = b'"$' not in body and body.count(b'"_') == sum(map(body.count, _WIRE_SYSTEM_KEYS))
+    return body, plain
 
 
 def _special_float(payload: str) -> float:
@@ -122,25 +129,19 @@ class RecordConverter:
         self._number_only = number_only_fields
         self._null_record = dict.fromkeys(schema_fields)
 
-    def document(
-        self, value: dict[str, Any], deleted: bool, encoded: bool = True
-    ) -> dict[str, Any]:
+    def document(self, value: dict[str, Any], deleted: bool, plain: bool = False) -> dict[str, Any]:
         """Convert one ``list_snapshot``/``document_deltas`` value into a record.
 
-        ``encoded=False`` says the value holds no encoded object (see
-        :func:`inline_integers`), so only its top level needs work.
+        ``plain=True`` (see :func:`prepare_page`) lets a live document become the record
+        itself: only ``_creationTime`` changes and the landing fields are added.
         """
         ts = value["_ts"]
         if deleted:
             record = dict(self._null_record)
             record["_id"] = value["_id"]
             record["_sdc_deleted_at"] = ts_to_datetime(ts)
-        elif not encoded:
-            record = {
-                key: item
-                for key, item in value.items()
-                if key[0] != "_" or key in _KEPT_SYSTEM_FIELDS
-            }
+        elif plain:
+            record = value
             created = record.get("_creationTime")
             if created is not None:
                 record["_creationTime"] = creation_time_to_datetime(created)

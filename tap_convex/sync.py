@@ -109,7 +109,7 @@ class SyncEngine:
                 stream = self._streams.get(key) if key in versions else None
                 if stream is None:
                     continue
-                record = stream.converter.document(value, deleted=False, encoded=page.encoded)
+                record = stream.converter.document(value, deleted=False, plain=page.plain)
                 batches.setdefault(key, []).append(record)
             for key, records in batches.items():
                 self._streams[key].write_records(records, versions[key], extracted_at)
@@ -170,7 +170,7 @@ class SyncEngine:
                 if ts <= self._bookmarks[key].deltas_cursor:
                     continue  # this stream already has it (it was snapshotted later)
                 deleted = value.get("_deleted") is True
-                record = stream.converter.document(value, deleted, encoded=page.encoded)
+                record = stream.converter.document(value, deleted, plain=page.plain)
                 batches.setdefault(key, []).append(record)
             for key, page_records in batches.items():
                 stream = self._streams[key]
