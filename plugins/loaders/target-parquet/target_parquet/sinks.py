@@ -68,6 +68,7 @@ class ParquetSink(BatchSink):
             if name not in RESERVED
         ]
         self._must_have = {*self.key_properties, *_IDENTITY}
+        self._max_rows = self.max_size
 
     # The SDK passes the RECORD message (time_extracted, version) only to the metadata
     # hook, and strips `_sdc_deleted_at` otherwise: so metadata is always "on" here and
@@ -118,16 +119,22 @@ class ParquetSink(BatchSink):
                 raise RecordError(self.stream_name, field, str(exc)) from exc
         return record
 
-    def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> None:
-        """Buffer a record still in JSON text, with its message metadata (the fast path)."""
-        context = self._get_context({})
+    def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> bool:
+        """Buffer a record still in JSON text, with its message metadata (the fast path, so
+        the SDK's per-record bookkeeping is done inline). True when the batch is full."""
+        context = self._pending_batch or self._get_context({})
         context["extracted"].append(extracted)
         context["versions"].append(version)
         if self._full_metadata:
             context["received"].append(time.time_ns() // 1000)
         context["raw"] += 1
-        self.tally_record_read()
-        self.process_record(record, context)
+        self._total_records_read += 1
+        self._batch_records_read += 1
+        records = context["records"]
+        records.append(record)
+        if len(records) >= DECODE_CHUNK_ROWS:
+            self._convert(context)
+        return self._batch_records_read >= self._max_rows
 
     def process_record(self, record: dict | msgspec.Raw, context: dict) -> None:
         """Buffer one record; every `DECODE_CHUNK_ROWS` records become Arrow arrays."""

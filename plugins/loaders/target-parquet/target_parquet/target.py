@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 import typing as t
 from collections import Counter
 
@@ -81,16 +82,18 @@ class LineReader(MsgSpecReader):
     ) -> t.Counter[str]:
         """Dispatch each line; a RECORD that `route_record` accepts skips the SDK's path."""
         stats: t.Counter[str] = Counter()
+        route = self.route_record
+        routed_records = 0
         for line in file_input or self.default_input:
             self.line_number += 1
             self._current_message = line
-            if self.route_record is not None:
+            if route is not None:
                 try:
                     routed = _route_decoder.decode(line)
                 except msgspec.DecodeError:  # also a wrong type: the full decode explains
                     routed = None
-                if routed is not None and routed.type == "RECORD" and self.route_record(routed):
-                    stats["RECORD"] += 1
+                if routed is not None and routed.type == "RECORD" and route(routed):
+                    routed_records += 1
                     continue
             message = self.deserialize_json(line)
             self.assert_line_requires(message, requires={"type"})
@@ -101,6 +104,7 @@ class LineReader(MsgSpecReader):
             else:
                 callback(message)
             stats[kind] += 1
+        stats["RECORD"] += routed_records
         return stats
 
     def deserialize_json(self, line: str | bytes) -> dict:
@@ -223,7 +227,8 @@ class TargetParquet(Target):
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         # The SDK drains (commits) every sink and then emits STATE once this age passes.
-        self._MAX_RECORD_AGE_IN_MINUTES = float(self.config["state_interval_seconds"]) / 60
+        self._state_interval_s = float(self.config["state_interval_seconds"])
+        self._MAX_RECORD_AGE_IN_MINUTES = self._state_interval_s / 60
         self._storage: Storage | None = None
         self._load_ids = LoadIds()
         self._landings: dict[str, Landing] = {}
@@ -293,15 +298,15 @@ class TargetParquet(Target):
         sink = self._plain_sinks.get(line.stream)  # type: ignore[arg-type]
         if sink is None or line.record is msgspec.UNSET:
             return False
-        sink.buffer_raw(line.record, line.version, line.time_extracted)
-        if sink.is_full:
+        if sink.buffer_raw(line.record, line.version, line.time_extracted):
             self.logger.info(
                 "Sink for '%s' is full (%d records); committing.",
                 sink.stream_name,
                 sink.current_size,
             )
             self.drain_one(sink)
-        self._handle_max_record_age()
+        if time.time() - self._last_full_drain_at > self._state_interval_s:
+            self._handle_max_record_age()
         return True
 
     def _process_state_message(self, message_dict: dict) -> None:
