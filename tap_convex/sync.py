@@ -84,6 +84,7 @@ class SyncEngine:
         else:
             logger.info("Snapshotting %d table(s).", len(keys))
         counts = dict.fromkeys(keys, 0)
+        converters = {key: self._streams[key].converter.document for key in keys}
         while True:
             try:
                 page = self._client.list_snapshot(snapshot, cursor, selection)
@@ -103,17 +104,17 @@ class SyncEngine:
                 )
             snapshot = page.snapshot
             extracted_at = datetime.now(timezone.utc)
-            batches: dict[Key, list[dict[str, Any]]] = {}
+            batches: dict[Key, list[dict[str, Any]]] = {key: [] for key in keys}
+            plain = page.plain
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
-                stream = self._streams.get(key) if key in versions else None
-                if stream is None:
-                    continue
-                record = stream.converter.document(value, deleted=False, plain=page.plain)
-                batches.setdefault(key, []).append(record)
+                convert = converters.get(key)
+                if convert is not None:
+                    batches[key].append(convert(value, False, plain))
             for key, records in batches.items():
-                self._streams[key].write_records(records, versions[key], extracted_at)
-                counts[key] += len(records)
+                if records:
+                    self._streams[key].write_records(records, versions[key], extracted_at)
+                    counts[key] += len(records)
             if page.has_more:
                 cursor = page.cursor
                 for key in keys:
