@@ -31,11 +31,9 @@ _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
 # An int64 exactly as Convex writes it (compact JSON, padded standard base64 of 8 bytes).
 # In valid JSON these bytes can only be structure: a quote inside a string is escaped.
 _INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
-#: The system keys of a streaming-export value, as they appear in its JSON.
-_WIRE_SYSTEM_KEYS = tuple(
-    b'"%s":' % name
-    for name in (b"_component", b"_table", b"_ts", b"_id", b"_creationTime", b"_deleted")
-)
+#: Where a page stops being plain: a ``"$`` (an encoded object, or one inside a string) or
+#: a ``"_`` that does not start one of the system keys of a streaming-export value.
+_NOT_PLAIN = re.compile(rb'"(?:\$|_(?!(?:component|table|ts|id|creationTime|deleted)":))')
 
 
 def prepare_page(body: bytes) -> tuple[bytes, bool]:
@@ -53,8 +51,7 @@ def prepare_page(body: bytes) -> tuple[bytes, bool]:
         raw = b"".join(map(binascii.a2b_base64, payloads))
         parts[1::2] = [b"%d" % number for number in struct.unpack(f"<{len(payloads)}q", raw)]
         body = b"".join(parts)
-    plain = b'"$' not in body and body.count(b'"_') == sum(map(body.count, _WIRE_SYSTEM_KEYS))
-    return body, plain
+    return body, _NOT_PLAIN.search(body) is None
 
 
 def _special_float(payload: str) -> float:

@@ -184,3 +184,10 @@ def test_inlined_pages_convert_to_the_same_records_as_walked_ones() -> None:
         ]
         assert json.dumps(fast, sort_keys=True) == json.dumps(walked, sort_keys=True)
         assert not any("_extra" in record for record in fast)
+
+
+def test_only_the_wire_system_keys_keep_a_page_plain() -> None:
+    assert prepare_page(encoded_page([{"a": 1, "nested": {"_id": "x", "_ts": 2}}]))[1] is True
+    assert prepare_page(encoded_page([{"a": 1, "_extra": 2}]))[1] is False
+    assert prepare_page(encoded_page([{"a": {"_tsx": 1}}]))[1] is False
+    assert prepare_page(encoded_page([{"a": 1.5, "b": float("nan")}]))[1] is False  # $float
