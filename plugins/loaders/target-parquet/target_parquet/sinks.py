@@ -253,10 +253,10 @@ class ParquetSink(BatchSink):
         object instead, and the per-column coercion names (or accepts) the odd value.
         """
         if records and all(type(record) is msgspec.Raw for record in records):
-            decoder, attribute = row_decoder(columns, self._must_have)
+            typed, attribute = row_decoder(columns, self._must_have)
             try:
                 with _collector_paused():
-                    rows = list(map(decoder.decode, records))
+                    rows = list(map(typed.decode, records))
             except msgspec.ValidationError:
                 pass
             else:
