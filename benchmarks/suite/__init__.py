@@ -1,0 +1,1 @@
+"""The parts of ``benchmarks/run.py``: one module per job."""

@@ -1,0 +1,225 @@
+"""The scenarios: full-snapshot throughput, fixed costs, incremental cost, memory and scale."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from suite.contenders import (
+    airbyte_catalog,
+    airbyte_records_and_state,
+    expect_rows,
+    last_state,
+    measure_airbyte,
+    measure_end_to_end,
+    measure_raw_fetch,
+    measure_tap,
+    measure_target,
+    singer_record_ids,
+)
+from suite.processes import Emulator
+from suite.results import Incremental, PeerInstall, Result
+from suite.settings import (
+    AIRBYTE,
+    CHANGES_PER_TRANSACTION,
+    DELTAS_PAGE_LIMIT,
+    E2E,
+    FIXED_COST_DOCS,
+    RAW,
+    TAP,
+    TARGET,
+)
+
+
+def _progress(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dict[str, Result]:
+    """Full snapshot of ``docs`` documents by every contender, interleaved, ``repeat`` rounds."""
+    results = {
+        RAW: Result(RAW, docs, "process start to exit: all pages fetched, parsed, written"),
+        TAP: Result(
+            TAP, docs, "`tap-convex --config` to /dev/null, start-up and discovery included"
+        ),
+        AIRBYTE: Result(
+            AIRBYTE,
+            docs,
+            "`source-convex read` (full_refresh) to /dev/null, start-up included",
+            skipped=peer.skipped,
+        ),
+        E2E: Result(E2E, docs, "`meltano run tap-convex target-parquet` into local Parquet"),
+        TARGET: Result(TARGET, docs, "`target-parquet` reading the recorded tap output"),
+    }
+    _progress(f"starting the emulator with {docs:,} documents")
+    with Emulator(docs, 5, work) as emulator:
+        _progress(f"emulator ready after {emulator.ready_s:.1f} s; untimed runs (checks, warm-up)")
+        recorded = work / "recorded-tap-output.jsonl"
+        measure_tap(emulator, work, output=recorded)
+        expect_rows("recorded tap output", singer_record_ids(recorded, 0)[0], docs)
+        full_catalog = None
+        if peer.executable is not None:
+            full_catalog = airbyte_catalog(
+                peer, emulator.airbyte_config(work), work, "full_refresh"
+            )
+            check = work / "airbyte-check.jsonl"
+            measure_airbyte(emulator, peer, full_catalog, work, output=check)
+            expect_rows(AIRBYTE, airbyte_records_and_state(check)[0], docs)
+            check.unlink()
+        for round_number in range(1, repeat + 1):
+            _progress(f"throughput round {round_number}/{repeat}")
+            results[RAW].samples.append(measure_raw_fetch(emulator, work))
+            results[TAP].samples.append(measure_tap(emulator, work))
+            if full_catalog is not None:
+                results[AIRBYTE].samples.append(measure_airbyte(emulator, peer, full_catalog, work))
+            results[E2E].samples.append(measure_end_to_end(emulator, work, round_number))
+            results[TARGET].samples.append(measure_target(recorded, docs, work, round_number))
+        recorded.unlink()
+    return results
+
+
+def run_fixed_costs(repeat: int, work: Path) -> dict[str, Result]:
+    """tap-convex and the Meltano pipeline on a 100-document deployment: what every run pays
+    whatever its size (start-up, discovery, Meltano's own work, exit)."""
+    _progress(f"fixed costs: starting the emulator with {FIXED_COST_DOCS} documents")
+    results = {
+        TAP: Result(TAP, FIXED_COST_DOCS, "`tap-convex --config` to /dev/null"),
+        E2E: Result(E2E, FIXED_COST_DOCS, "`meltano run tap-convex target-parquet`"),
+    }
+    with Emulator(FIXED_COST_DOCS, 5, work) as emulator:
+        measure_tap(emulator, work)  # warm-up
+        for round_number in range(1, repeat + 1):
+            _progress(f"fixed costs: round {round_number}/{repeat}")
+            results[TAP].samples.append(measure_tap(emulator, work))
+            results[E2E].samples.append(measure_end_to_end(emulator, work, round_number))
+    return results
+
+
+def marginal_rows_per_s(full: Result, fixed: Result) -> float | None:
+    """Rows/s once started: (rows - fixed rows) / (wall - fixed wall)."""
+    if full.wall_s is None or fixed.wall_s is None or full.wall_s <= fixed.wall_s:
+        return None
+    return (full.rows - fixed.rows) / (full.wall_s - fixed.wall_s)
+
+
+def change_operations(
+    transaction: int, tables: list[str], ids: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Ten inserts and updates of one transaction, spread over the tables."""
+    ops: list[dict[str, Any]] = []
+    for offset in range(CHANGES_PER_TRANSACTION):
+        number = transaction * CHANGES_PER_TRANSACTION + offset
+        table = tables[number % len(tables)]
+        targets = ids.get(table) or []
+        if (number // len(tables)) % 2 == 0 or not targets:
+            ops.append(
+                {
+                    "op": "insert",
+                    "table": table,
+                    "doc": {
+                        "kind": "change",
+                        "userId": f"user_{number % 9973:06d}",
+                        "seq": number,
+                        "amount": number * 0.5 + 0.25,
+                        "ok": number % 2 == 0,
+                        "tags": ["bench"],
+                        "meta": {"source": "bench", "n": number},
+                        "note": f"inserted change {number}",
+                    },
+                }
+            )
+        else:
+            ops.append(
+                {
+                    "op": "patch",
+                    "id": targets[number % len(targets)],
+                    "fields": {"note": f"updated by change {number}", "amount": number + 0.5},
+                }
+            )
+    return ops
+
+
+def run_incremental(
+    docs: int, tables: int, changes: int, repeat: int, peer: PeerInstall, work: Path
+) -> Incremental:
+    _progress(f"starting the emulator with {docs:,} documents in {tables} tables")
+    with Emulator(docs, tables, work) as emulator:
+        _progress("first syncs (untimed)")
+        first_tap = work / "tap-first-sync.jsonl"
+        measure_tap(emulator, work, output=first_tap)
+        tap_state = work / "tap-state.json"
+        tap_state.write_text(json.dumps(last_state(first_tap)))
+        _, ids = singer_record_ids(first_tap, per_stream=100)
+        first_tap.unlink()
+        airbyte_state = catalog = None
+        if peer.executable is not None:
+            catalog = airbyte_catalog(peer, emulator.airbyte_config(work), work, "incremental")
+            first_airbyte = work / "airbyte-first-sync.jsonl"
+            measure_airbyte(emulator, peer, catalog, work, output=first_airbyte)
+            records, states = airbyte_records_and_state(first_airbyte)
+            expect_rows(f"{AIRBYTE} first incremental sync", records, docs)
+            airbyte_state = work / "airbyte-state.json"
+            airbyte_state.write_text(json.dumps(states))
+            first_airbyte.unlink()
+
+        _progress(f"writing {changes:,} changes in transactions of {CHANGES_PER_TRANSACTION}")
+        table_names = sorted(ids)
+        rows_before = emulator.log_rows()
+        for transaction in range(math.ceil(changes / CHANGES_PER_TRANSACTION)):
+            emulator.admin.transaction(change_operations(transaction, table_names, ids))
+        scenario = Incremental(
+            tables=tables,
+            documents=docs,
+            changes=changes,
+            log_rows=emulator.log_rows() - rows_before,
+            deltas_page_limit=DELTAS_PAGE_LIMIT,
+        )
+        tap = Result(TAP, changes, "`tap-convex --state` to /dev/null")
+        airbyte = Result(
+            AIRBYTE,
+            changes,
+            "`source-convex read --state` (incremental) to /dev/null",
+            skipped=peer.skipped,
+        )
+        for round_number in range(1, repeat + 1):
+            _progress(f"incremental round {round_number}/{repeat}")
+            sample = measure_tap(emulator, work, state=tap_state)
+            expect_rows(
+                f"{TAP} incremental", sample.values.get("document_deltas", 0), scenario.log_rows
+            )
+            tap.samples.append(sample)
+            if airbyte_state is not None and catalog is not None:
+                airbyte.samples.append(
+                    measure_airbyte(emulator, peer, catalog, work, state=airbyte_state)
+                )
+        scenario.results = {TAP: tap, AIRBYTE: airbyte}
+    return scenario
+
+
+def run_memory(
+    sizes: list[int], repeat: int, reuse: dict[int, dict[str, Result]], work: Path
+) -> dict[int, dict[str, Result]]:
+    """The tap's full sync and the Meltano pipeline at each size, with raw-fetch at that size
+    as their baseline (the throughput runs are reused for their size)."""
+    results: dict[int, dict[str, Result]] = {}
+    for docs in sizes:
+        if docs in reuse:
+            results[docs] = reuse[docs]
+            continue
+        _progress(f"memory: starting the emulator with {docs:,} documents")
+        with Emulator(docs, 5, work) as emulator:
+            measure_raw_fetch(emulator, work)  # warms the emulator; not reported
+            raw = Result(RAW, docs, "process start to exit")
+            tap = Result(TAP, docs, "`tap-convex --config` to /dev/null")
+            e2e = Result(E2E, docs, "`meltano run tap-convex target-parquet`")
+            for round_number in range(1, repeat + 1):
+                _progress(f"memory at {docs:,}: round {round_number}/{repeat}")
+                raw.samples.append(measure_raw_fetch(emulator, work))
+                tap.samples.append(measure_tap(emulator, work))
+                e2e.samples.append(measure_end_to_end(emulator, work, round_number))
+            results[docs] = {RAW: raw, TAP: tap, E2E: e2e}
+    return results
