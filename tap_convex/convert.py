@@ -137,28 +137,8 @@ class RecordConverter:
             record = dict(self._null_record)
             record["_id"] = value["_id"]
             record["_sdc_deleted_at"] = ts_to_datetime(ts)
-        elif plain:
-            record = value
-            created = record.get("_creationTime")
-            if created is not None:
-                record["_creationTime"] = creation_time_to_datetime(created)
-            record["_sdc_deleted_at"] = None
         else:
-            record = {}
-            for key, item in value.items():
-                if key[0] == "_" and key not in _KEPT_SYSTEM_FIELDS:
-                    continue
-                if type(item) is dict:
-                    is_special, decoded = _special(item)
-                    if is_special:
-                        if key in self._number_only and type(decoded) is str:
-                            decoded = None
-                        item = decoded
-                    else:
-                        item = decode_nested(item)
-                elif type(item) is list:
-                    item = decode_nested(item)
-                record[key] = item
+            record = value if plain else self._decoded_fields(value)
             created = record.get("_creationTime")
             if created is not None:
                 record["_creationTime"] = creation_time_to_datetime(created)
@@ -168,3 +148,22 @@ class RecordConverter:
         record["_component"] = value["_component"]
         record["_table"] = value["_table"]
         return record
+
+    def _decoded_fields(self, value: dict[str, Any]) -> dict[str, Any]:
+        """User fields, ``_id`` and ``_creationTime``, with every encoded value decoded."""
+        fields = {}
+        for key, item in value.items():
+            if key[0] == "_" and key not in _KEPT_SYSTEM_FIELDS:
+                continue
+            if type(item) is dict:
+                is_special, decoded = _special(item)
+                if is_special:
+                    if key in self._number_only and type(decoded) is str:
+                        decoded = None
+                    item = decoded
+                else:
+                    item = decode_nested(item)
+            elif type(item) is list:
+                item = decode_nested(item)
+            fields[key] = item
+        return fields

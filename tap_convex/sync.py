@@ -159,7 +159,7 @@ class SyncEngine:
                     f"document_deltas moved the cursor backwards, from {cursor} to {page.cursor}."
                 )
             extracted_at = datetime.now(timezone.utc)
-            batches: dict[Key, list[dict[str, Any]]] = {}
+            batches: dict[Key, list[dict[str, Any]]] = {key: [] for key in keys}
             for value in page.values:
                 key = (value.get("_component"), value.get("_table"))
                 stream = self._streams.get(key)
@@ -171,12 +171,13 @@ class SyncEngine:
                 if ts <= self._bookmarks[key].deltas_cursor:
                     continue  # this stream already has it (it was snapshotted later)
                 deleted = value.get("_deleted") is True
-                record = stream.converter.document(value, deleted, plain=page.plain)
-                batches.setdefault(key, []).append(record)
+                batches[key].append(stream.converter.document(value, deleted, page.plain))
             for key, page_records in batches.items():
-                stream = self._streams[key]
-                stream.write_records(page_records, self._bookmarks[key].table_version, extracted_at)
-                records += len(page_records)
+                if page_records:
+                    stream = self._streams[key]
+                    version = self._bookmarks[key].table_version
+                    stream.write_records(page_records, version, extracted_at)
+                    records += len(page_records)
             cursor = page.cursor
             for key in keys:
                 self._bookmarks[key] = state.deltas_page_emitted(self._bookmarks[key], cursor)
