@@ -145,10 +145,7 @@ class ParquetSink(BatchSink):
         context["raw"] += 1
         self._total_records_read += 1
         self._batch_records_read += 1
-        records = context["records"]
-        records.append(record)
-        if len(records) >= DECODE_CHUNK_ROWS:
-            self._convert(context)
+        self.process_record(record, context)
         return self._batch_records_read >= self._max_rows
 
     def process_record(self, record: dict | msgspec.Raw, context: dict) -> None:
@@ -170,7 +167,7 @@ class ParquetSink(BatchSink):
         """Apply ACTIVATE_VERSION after the records that preceded it (at commit)."""
         context = self._pending_batch
         buffered = context["converted"] + len(context["records"]) if context else 0
-        if context is None or not buffered:
+        if not buffered:
             empty: dict = {}
             self.start_batch(empty)
             empty["activations"].append((0, new_version))

@@ -227,8 +227,7 @@ class TargetParquet(Target):
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         # The SDK drains (commits) every sink and then emits STATE once this age passes.
-        self._state_interval_s = float(self.config["state_interval_seconds"])
-        self._MAX_RECORD_AGE_IN_MINUTES = self._state_interval_s / 60
+        self._MAX_RECORD_AGE_IN_MINUTES = float(self.config["state_interval_seconds"]) / 60
         self._storage: Storage | None = None
         self._load_ids = LoadIds()
         self._landings: dict[str, Landing] = {}
@@ -305,7 +304,8 @@ class TargetParquet(Target):
                 sink.current_size,
             )
             self.drain_one(sink)
-        if time.time() - self._last_full_drain_at > self._state_interval_s:
+        # The SDK's own age check, without its property chain on every record.
+        if time.time() - self._last_full_drain_at > self._MAX_RECORD_AGE_IN_MINUTES * 60:
             self._handle_max_record_age()
         return True
 
