@@ -14,13 +14,13 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
 import msgspec
 
 from tap_convex import __version__
-from tap_convex.convert import prepare_page
 from tap_convex.errors import (
     ConfigError,
     ConvexApiError,
@@ -28,6 +28,7 @@ from tap_convex.errors import (
     PositionExpiredError,
     ProtocolError,
 )
+from tap_convex.pages import EncodedDocument, PageBody, decode_page
 from tap_convex.settings import Settings
 
 WIRE_FORMAT = "convex_encoded_json"
@@ -50,7 +51,8 @@ class SnapshotPage:
     snapshot: int
     cursor: str | None
     has_more: bool
-    plain: bool = False  # values can be converted in place (see convert.prepare_page)
+    plain: bool = False  # values can be converted in place (see pages.prepare_page)
+    documents: list[EncodedDocument] | None = None  # the values, kept encoded, instead
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DeltasPage:
     cursor: int
     has_more: bool
     plain: bool = False
+    documents: list[EncodedDocument] | None = None
 
 
 class ConvexClient:
@@ -104,9 +107,15 @@ class ConvexClient:
         return body
 
     def list_snapshot(
-        self, snapshot: int | None, cursor: str | None, selection: dict[str, Any]
+        self,
+        snapshot: int | None,
+        cursor: str | None,
+        selection: dict[str, Any],
+        *,
+        keep_encoded: bool = False,
     ) -> SnapshotPage:
-        body, plain = self._request(
+        """One page; ``keep_encoded`` asks for plain pages' values as encoded documents."""
+        page: PageBody = self._request(
             "POST",
             "list_snapshot",
             json={
@@ -115,18 +124,20 @@ class ConvexClient:
                 "selection": selection,
                 "format": WIRE_FORMAT,
             },
-            rewrite=prepare_page,
+            decode=partial(decode_page, keep_encoded=keep_encoded),
         )
-        return parse_snapshot_page(body, plain)
+        return parse_snapshot_page(page.fields, page.plain, page.documents)
 
-    def document_deltas(self, cursor: int, selection: dict[str, Any]) -> DeltasPage:
-        body, plain = self._request(
+    def document_deltas(
+        self, cursor: int, selection: dict[str, Any], *, keep_encoded: bool = False
+    ) -> DeltasPage:
+        page: PageBody = self._request(
             "POST",
             "document_deltas",
             json={"cursor": cursor, "selection": selection, "format": WIRE_FORMAT},
-            rewrite=prepare_page,
+            decode=partial(decode_page, keep_encoded=keep_encoded, deletes=True),
         )
-        return parse_deltas_page(body, plain)
+        return parse_deltas_page(page.fields, page.plain, page.documents)
 
     # ---- transport ------------------------------------------------------------------------
 
@@ -137,10 +148,9 @@ class ConvexClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
-        rewrite: Callable[[bytes], tuple[bytes, bool]] | None = None,
+        decode: Callable[[bytes], Any] = msgspec.json.decode,
     ) -> Any:
-        """The parsed body of a 200 answer; with ``rewrite``, the body passes through it
-        first and the result is ``(parsed body, the flag rewrite returned)``."""
+        """The body of a 200 answer, parsed by ``decode``."""
         attempt = 0
         while True:
             attempt += 1
@@ -157,10 +167,7 @@ class ConvexClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        if rewrite is None:
-                            return msgspec.json.decode(response.content)
-                        content, flag = rewrite(response.content)
-                        return msgspec.json.decode(content), flag
+                        return decode(response.content)
                     except msgspec.DecodeError:
                         problem = f"{endpoint} returned malformed JSON"
                 else:
@@ -252,7 +259,9 @@ def _retry_after_seconds(header: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def parse_snapshot_page(body: Any, plain: bool = False) -> SnapshotPage:
+def parse_snapshot_page(
+    body: Any, plain: bool = False, documents: list[EncodedDocument] | None = None
+) -> SnapshotPage:
     """Check a ``list_snapshot`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("list_snapshot answered with something other than an object.")
@@ -272,10 +281,12 @@ def parse_snapshot_page(body: Any, plain: bool = False) -> SnapshotPage:
         raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
     if has_more and cursor is None:
         raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
-    return SnapshotPage(values, snapshot, cursor, has_more, plain)
+    return SnapshotPage(values, snapshot, cursor, has_more, plain, documents)
 
 
-def parse_deltas_page(body: Any, plain: bool = False) -> DeltasPage:
+def parse_deltas_page(
+    body: Any, plain: bool = False, documents: list[EncodedDocument] | None = None
+) -> DeltasPage:
     """Check a ``document_deltas`` answer against the protocol before anything is emitted."""
     if not isinstance(body, dict):
         raise ProtocolError("document_deltas answered with something other than an object.")
@@ -286,4 +297,4 @@ def parse_deltas_page(body: Any, plain: bool = False) -> DeltasPage:
         raise ProtocolError(
             "document_deltas answered without an integer cursor and a hasMore flag."
         )
-    return DeltasPage(values, cursor, has_more, plain)
+    return DeltasPage(values, cursor, has_more, plain, documents)

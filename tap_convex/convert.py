@@ -17,41 +17,23 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import base64
-import binascii
 import math
-import re
 import struct
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from tap_convex.pages import DocumentHead
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
-
-
-# An int64 exactly as Convex writes it (compact JSON, padded standard base64 of 8 bytes).
-# In valid JSON these bytes can only be structure: a quote inside a string is escaped.
-_INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
-#: Where a page stops being plain: a ``"$`` (an encoded object, or one inside a string) or
-#: a ``"_`` that does not start one of the system keys of a streaming-export value.
-_NOT_PLAIN = re.compile(rb'"(?:\$|_(?!(?:component|table|ts|id|creationTime|deleted)":))')
-
-
-def prepare_page(body: bytes) -> tuple[bytes, bool]:
-    """Rewrite a page's ``$integer`` objects as decimal literals, and say if it is *plain*.
-
-    The parser then gives each int64 as an exact int, the value :func:`decode_nested`
-    would give. The page is plain when no ``"$`` is left (no ``$bytes``, ``$float`` or
-    unusual spelling) and every ``"_`` starts one of the wire's system keys (no other
-    system field to drop): its documents are then converted in place, top level only. A
-    ``"$`` or ``"_`` inside a string only costs the value-by-value path.
-    """
-    if b'{"$integer":"' in body:
-        parts = _INTEGER.split(body)
-        payloads = parts[1::2]
-        raw = b"".join(map(binascii.a2b_base64, payloads))
-        parts[1::2] = [b"%d" % number for number in struct.unpack(f"<{len(payloads)}q", raw)]
-        body = b"".join(parts)
-    return body, _NOT_PLAIN.search(body) is None
+#: What a live document's JSON gains to become its record's JSON: the landing fields that
+#: ``RecordConverter.document`` appends, in the same order.
+_LIVE_TAIL = b',"_sdc_deleted_at":null,"_deleted":false}'
+_LIVE_TAIL_AFTER_WIRE_DELETED = b',"_sdc_deleted_at":null}'  # "_deleted":false is on the wire
+_encode = msgspec.json.Encoder().encode
 
 
 def _special_float(payload: str) -> float:
@@ -129,24 +111,44 @@ class RecordConverter:
     def document(self, value: dict[str, Any], deleted: bool, plain: bool = False) -> dict[str, Any]:
         """Convert one ``list_snapshot``/``document_deltas`` value into a record.
 
-        ``plain=True`` (see :func:`prepare_page`) lets a live document become the record
-        itself: only ``_creationTime`` changes and the landing fields are added.
+        ``plain=True`` (see :func:`tap_convex.pages.prepare_page`) lets a live document
+        become the record itself: only ``_creationTime`` changes and the landing fields are
+        added.
         """
         ts = value["_ts"]
         if deleted:
-            record = dict(self._null_record)
-            record["_id"] = value["_id"]
-            record["_sdc_deleted_at"] = ts_to_datetime(ts)
-        else:
-            record = value if plain else self._decoded_fields(value)
-            created = record.get("_creationTime")
-            if created is not None:
-                record["_creationTime"] = creation_time_to_datetime(created)
-            record["_sdc_deleted_at"] = None
+            return self._deleted_record(value["_id"], ts, value["_component"], value["_table"])
+        record = value if plain else self._decoded_fields(value)
+        created = record.get("_creationTime")
+        if created is not None:
+            record["_creationTime"] = creation_time_to_datetime(created)
+        record["_sdc_deleted_at"] = None
         record["_ts"] = ts
-        record["_deleted"] = deleted
+        record["_deleted"] = False
         record["_component"] = value["_component"]
         record["_table"] = value["_table"]
+        return record
+
+    def encoded(self, head: DocumentHead, document: msgspec.Raw) -> bytes:
+        """The record's JSON, from a value kept encoded (see :mod:`tap_convex.pages`).
+
+        A live document's JSON already is its record's, but for the landing fields: its
+        ``_creationTime`` was rewritten in the page body, and its system keys are the ones
+        ``document`` would set, to the same values.
+        """
+        if head.deleted is True:
+            return _encode(self._deleted_record(head.id, head.ts, head.component, head.table))
+        tail = _LIVE_TAIL if head.deleted is msgspec.UNSET else _LIVE_TAIL_AFTER_WIRE_DELETED
+        return bytes(document)[:-1] + tail
+
+    def _deleted_record(self, id_: str, ts: int, component: str, table: str) -> dict[str, Any]:
+        record = dict(self._null_record)
+        record["_id"] = id_
+        record["_sdc_deleted_at"] = ts_to_datetime(ts)
+        record["_ts"] = ts
+        record["_deleted"] = True
+        record["_component"] = component
+        record["_table"] = table
         return record
 
     def _decoded_fields(self, value: dict[str, Any]) -> dict[str, Any]:

@@ -41,16 +41,24 @@ class CheckpointFlushingWriter(MsgSpecWriter):
     ) -> None:
         """RECORD messages of one stream, encoded as ``write_message`` would encode them but
         without building a message object per record (the hot path of a sync)."""
-        envelope: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": None}
-        if version is not None:
-            envelope["version"] = version
-        envelope["time_extracted"] = time_extracted.astimezone(timezone.utc)
-        pending = self._pending
-        for record in records:
-            envelope["record"] = record
-            encoder.encode_into(envelope, pending, -1)
-            pending += b"\n"
-        if len(pending) >= BLOCK_BYTES:
+        self.write_encoded_records(
+            stream, [encoder.encode(record) for record in records], version, time_extracted
+        )
+
+    def write_encoded_records(
+        self,
+        stream: str,
+        records: list[bytes],
+        version: int | None,
+        time_extracted: datetime,
+    ) -> None:
+        """RECORD messages of one stream around records already encoded as JSON objects."""
+        head = b'{"type":"RECORD","stream":%s,"record":' % encoder.encode(stream)
+        trailer: dict[str, Any] = {} if version is None else {"version": version}
+        trailer["time_extracted"] = time_extracted.astimezone(timezone.utc)
+        tail = b",%s\n" % encoder.encode(trailer)[1:]
+        self._pending += head + (tail + head).join(records) + tail
+        if len(self._pending) >= BLOCK_BYTES:
             self.flush()
 
     def flush(self) -> None:

@@ -94,11 +94,11 @@ class ConvexTableStream(Stream):
     def write_schema(self) -> None:
         self._write_schema_message()
 
-    def write_records(
-        self, records: list[dict[str, Any]], version: int | None, extracted_at: datetime
-    ) -> None:
-        """Write records; without maps, flattening or deselected fields, skip the SDK's
-        per-record transforms (the converter already built records that fit the schema)."""
+    @property
+    def plain_output(self) -> bool:
+        """Records go out as the converter built them: no maps, flattening or deselected
+        fields need the SDK's per-record transforms (the converter builds records that fit
+        the schema)."""
         if self._plain_output is None:
             self._plain_output = (
                 len(self.stream_maps) == 1
@@ -106,13 +106,25 @@ class ConvexTableStream(Stream):
                 and not self.stream_maps[0].flattening_enabled
                 and all(self.mask.values())
             )
-        if self._plain_output:
+        return self._plain_output
+
+    def write_records(
+        self, records: list[dict[str, Any]], version: int | None, extracted_at: datetime
+    ) -> None:
+        if self.plain_output:
             self._tap.message_writer.write_records(self.name, records, version, extracted_at)
             self.state_manager.is_flushed = False
         else:
             self._stream_version = version
             for record in records:
                 self._write_record_message(record)
+
+    def write_encoded_records(
+        self, records: list[bytes], version: int | None, extracted_at: datetime
+    ) -> None:
+        """Write records already encoded as JSON; only for a stream with ``plain_output``."""
+        self._tap.message_writer.write_encoded_records(self.name, records, version, extracted_at)
+        self.state_manager.is_flushed = False
 
     def activate_version(self, version: int) -> None:
         self._write_activate_version_message(version)

@@ -84,10 +84,13 @@ class SyncEngine:
         else:
             logger.info("Snapshotting %d table(s).", len(keys))
         counts = dict.fromkeys(keys, 0)
-        converters = {key: self._streams[key].converter.document for key in keys}
+        converters = {key: self._streams[key].converter for key in keys}
+        keep_encoded = all(self._streams[key].plain_output for key in keys)
         while True:
             try:
-                page = self._client.list_snapshot(snapshot, cursor, selection)
+                page = self._client.list_snapshot(
+                    snapshot, cursor, selection, keep_encoded=keep_encoded
+                )
             except PositionExpiredError as error:
                 self._expired(keys, error)
                 snapshot, cursor = None, None
@@ -104,17 +107,19 @@ class SyncEngine:
                 )
             snapshot = page.snapshot
             extracted_at = datetime.now(timezone.utc)
-            batches: dict[Key, list[dict[str, Any]]] = {key: [] for key in keys}
-            plain = page.plain
-            for value in page.values:
-                key = (value.get("_component"), value.get("_table"))
-                convert = converters.get(key)
-                if convert is not None:
-                    batches[key].append(convert(value, False, plain))
-            for key, records in batches.items():
-                if records:
-                    self._streams[key].write_records(records, versions[key], extracted_at)
-                    counts[key] += len(records)
+            batches: dict[Key, list[Any]] = {key: [] for key in keys}
+            if page.documents is not None:
+                for head, document in page.documents:
+                    key = (head.component, head.table)
+                    if key in batches:
+                        batches[key].append(converters[key].encoded(head, document))
+            else:
+                for value in page.values:
+                    key = (value.get("_component"), value.get("_table"))
+                    if key in batches:
+                        batches[key].append(converters[key].document(value, False, page.plain))
+            for key, count in self._write(batches, versions, extracted_at).items():
+                counts[key] += count
             if page.has_more:
                 cursor = page.cursor
                 for key in keys:
@@ -144,10 +149,11 @@ class SyncEngine:
         keys = list(self._streams)
         selection = self._selection(keys)
         cursor = min(self._bookmarks[key].deltas_cursor for key in keys)
+        keep_encoded = all(self._streams[key].plain_output for key in keys)
         pages = records = 0
         while True:
             try:
-                page = self._client.document_deltas(cursor, selection)
+                page = self._client.document_deltas(cursor, selection, keep_encoded=keep_encoded)
             except PositionExpiredError as error:
                 expired = [k for k in keys if self._bookmarks[k].deltas_cursor <= cursor]
                 self._expired(expired, error)
@@ -159,25 +165,22 @@ class SyncEngine:
                     f"document_deltas moved the cursor backwards, from {cursor} to {page.cursor}."
                 )
             extracted_at = datetime.now(timezone.utc)
-            batches: dict[Key, list[dict[str, Any]]] = {key: [] for key in keys}
-            for value in page.values:
-                key = (value.get("_component"), value.get("_table"))
-                stream = self._streams.get(key)
-                if stream is None:
-                    continue  # servers that ignore the selection send other tables too
-                ts = value.get("_ts")
-                if type(ts) is not int:
-                    raise ProtocolError("document_deltas sent a value without an integer _ts.")
-                if ts <= self._bookmarks[key].deltas_cursor:
-                    continue  # this stream already has it (it was snapshotted later)
-                deleted = value.get("_deleted") is True
-                batches[key].append(stream.converter.document(value, deleted, page.plain))
-            for key, page_records in batches.items():
-                if page_records:
-                    stream = self._streams[key]
-                    version = self._bookmarks[key].table_version
-                    stream.write_records(page_records, version, extracted_at)
-                    records += len(page_records)
+            batches: dict[Key, list[Any]] = {key: [] for key in keys}
+            if page.documents is not None:
+                for head, document in page.documents:
+                    key = (head.component, head.table)
+                    if self._is_new_change(key, head.ts):
+                        converter = self._streams[key].converter
+                        batches[key].append(converter.encoded(head, document))
+            else:
+                for value in page.values:
+                    key = (value.get("_component"), value.get("_table"))
+                    if self._is_new_change(key, value.get("_ts")):
+                        converter = self._streams[key].converter
+                        deleted = value.get("_deleted") is True
+                        batches[key].append(converter.document(value, deleted, page.plain))
+            versions = {key: self._bookmarks[key].table_version for key in keys}
+            records += sum(self._write(batches, versions, extracted_at).values())
             cursor = page.cursor
             for key in keys:
                 self._bookmarks[key] = state.deltas_page_emitted(self._bookmarks[key], cursor)
@@ -190,6 +193,33 @@ class SyncEngine:
                 return
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _is_new_change(self, key: Key, ts: Any) -> bool:
+        """A change for a selected stream that its bookmark does not cover yet."""
+        if key not in self._streams:
+            return False  # servers that ignore the selection send other tables too
+        if type(ts) is not int:
+            raise ProtocolError("document_deltas sent a value without an integer _ts.")
+        return ts > self._bookmarks[key].deltas_cursor  # else it was snapshotted later
+
+    def _write(
+        self,
+        batches: dict[Key, list[Any]],
+        versions: dict[Key, int | None],
+        extracted_at: datetime,
+    ) -> dict[Key, int]:
+        """Write a page's records, stream by stream; records are either all encoded JSON
+        (pages that kept their values encoded) or all dicts. Returns counts per stream."""
+        written = {}
+        for key, records in batches.items():
+            if records:
+                stream = self._streams[key]
+                if type(records[0]) is bytes:
+                    stream.write_encoded_records(records, versions[key], extracted_at)
+                else:
+                    stream.write_records(records, versions[key], extracted_at)
+                written[key] = len(records)
+        return written
 
     def _selection(self, keys: list[Key]) -> dict[str, Any]:
         return build_selection((*key, self._selection_columns[key]) for key in keys)

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from tap_convex.convert import (
-    RecordConverter,
-    creation_time_to_datetime,
-    prepare_page,
-    ts_to_datetime,
-)
+from tap_convex.convert import RecordConverter, creation_time_to_datetime, ts_to_datetime
 from tap_convex.emulator import EmulatorServer, Store
-from tap_convex.emulator.formats import ENCODED, dumps, to_wire
 from tests.tap.harness import run_tap, run_tap_process
 
 
@@ -123,71 +114,3 @@ def test_demo_users_arrive_with_exact_types(demo: Store, config: dict[str, Any])
         assert record["karma"] == source["karma"] and type(record["karma"]) is int
         assert record["profile"]["stats"]["followers"] == source["profile"]["stats"]["followers"]
         assert record["avatar"] is not None and record["verified"] is source["verified"]
-
-
-def encoded_page(documents: list[dict[str, Any]]) -> bytes:
-    """A ``list_snapshot`` body as the server writes it, in ``convex_encoded_json``."""
-    values = [
-        {"_component": "", "_table": "t", "_ts": 7, "_id": f"id{i}", **to_wire(doc, ENCODED)}
-        for i, doc in enumerate(documents)
-    ]
-    return dumps({"values": values, "hasMore": False}).encode()
-
-
-def test_inlined_int64_parse_exactly_and_leave_a_plain_page() -> None:
-    extremes = [-(2**63), 2**63 - 1, 0, -1, 2**53 + 1]
-    body, plain = prepare_page(encoded_page([{"n": extremes, "m": {"k": 2**62 + 3}}]))
-    assert plain is True
-    (value,) = msgspec.json.decode(body)["values"]
-    assert value["n"] == extremes and value["m"] == {"k": 2**62 + 3}
-    assert b"$integer" not in body
-
-
-def test_inlining_leaves_look_alikes_in_strings_and_other_encodings_to_the_decoder() -> None:
-    look_alike = '{"$integer":"AAAAAAAAAAA="}'
-    body, plain = prepare_page(encoded_page([{"s": look_alike, "b": b"\x00", "i": 5}]))
-    assert plain is False  # $bytes (and the escaped quote in the string) still need a walk
-    (value,) = msgspec.json.decode(body)["values"]
-    assert value["s"] == look_alike and value["i"] == 5
-    assert value["b"] == {"$bytes": "AA=="}
-
-
-def test_inlined_pages_convert_to_the_same_records_as_walked_ones() -> None:
-    rng = random.Random(20261122)
-    kinds = [
-        lambda: rng.randrange(-(2**63), 2**63),
-        lambda: rng.choice([rng.random() * 1e6, -0.0, float("nan"), float("-inf")]),
-        lambda: rng.choice(["", "é✓", '"$integer"', '{"$integer":"AAAAAAAAAAA="}']),
-        lambda: rng.randbytes(rng.randrange(6)),
-        lambda: [rng.randrange(-(2**63), 2**63) for _ in range(rng.randrange(3))],
-        lambda: {"n": rng.randrange(2**63), "deep": [{"m": rng.randrange(-5, 5)}]},
-        lambda: {"_id": "nested", "_ts": rng.randrange(9)},  # system-like keys, nested
-        lambda: rng.choice(['"_id":', '"_x":1']),
-        lambda: None,
-    ]
-    converter = RecordConverter(frozenset({"f"}), [])
-    for _ in range(300):
-        # "_extra" stands for a system field the tap does not know: it is dropped.
-        names = ["a", "b", "c", "f", "_extra"] if rng.random() < 0.2 else ["a", "b", "c", "f"]
-        documents = [
-            {name: rng.choice(kinds)() for name in rng.sample(names, 3)}
-            for _ in range(rng.randrange(1, 5))
-        ]
-        if rng.random() < 0.5:  # pages of int64 and plain values are converted in place
-            documents = [{"a": rng.randrange(2**63), "b": [rng.randrange(9)]}]
-        body = encoded_page(documents)
-        walked = [converter.document(v, False) for v in msgspec.json.decode(body)["values"]]
-        inlined, plain = prepare_page(body)
-        fast = [
-            converter.document(v, False, plain=plain)
-            for v in msgspec.json.decode(inlined)["values"]
-        ]
-        assert json.dumps(fast, sort_keys=True) == json.dumps(walked, sort_keys=True)
-        assert not any("_extra" in record for record in fast)
-
-
-def test_only_the_wire_system_keys_keep_a_page_plain() -> None:
-    assert prepare_page(encoded_page([{"a": 1, "nested": {"_id": "x", "_ts": 2}}]))[1] is True
-    assert prepare_page(encoded_page([{"a": 1, "_extra": 2}]))[1] is False
-    assert prepare_page(encoded_page([{"a": {"_tsx": 1}}]))[1] is False
-    assert prepare_page(encoded_page([{"a": 1.5, "b": float("nan")}]))[1] is False  # $float
