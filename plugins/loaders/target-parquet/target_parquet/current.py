@@ -6,10 +6,13 @@ Layout below ``<root>/<stream>/current/``::
     gen=<load_id>/tombstones.arrow     hard_delete only: (key, `_ts`) of removed rows
     _latest.json                       pointer and manifest: the generation to read
 
-Each commit reads the published generation, applies the batch in memory, writes a new
-generation and then replaces ``_latest.json`` atomically: readers that follow the
-pointer see the old table or the new one, never a mix. Older generations are removed
-after the switch; the one just replaced is kept for readers still scanning it.
+A commit stages the batch in memory. At each checkpoint (before the target writes STATE,
+and at the end of the input) :meth:`CurrentTable.publish` reads the published generation,
+merges every staged batch into it in one pass, writes a new generation and then replaces
+``_latest.json`` atomically: readers that follow the pointer see the old table or the new
+one, never a mix. The table is rewritten once per checkpoint rather than once per batch.
+Older generations are removed after the switch; the one just replaced is kept for readers
+still scanning it.
 
 Rules: an event replaces the stored row only if its `_ts` is newer (equal or older
 events are late or replayed and ignored; at equal `_ts` a higher table version wins, so
@@ -71,34 +74,58 @@ class CurrentTable:
         self._hard_delete = hard_delete
         self._pointer = storage.read_json(self._rel(POINTER)) or {}
         self.columns: dict[str, str] = self._pointer.get("columns", {})
+        self._staged: list[Batch] = []
 
     def commit(self, batch: Batch) -> None:
-        """Apply the batch to the published table and publish the result."""
-        load_id, batched_at = self._load_ids.new()
-        keys = ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
+        """Stage the batch; :meth:`publish` merges every staged batch in one pass."""
+        keys = self._keys(batch)
         missing = [key for key in keys if key not in batch.table.column_names]
         if not keys or missing:
             raise TargetError(
                 f"stream '{self._stream}': mode 'current' needs `_id` or key properties "
                 f"present in the schema (missing: {missing or 'no key'})"
             )
-        columns = {
-            **self.columns,
-            **batch.kinds,
-            **STAMPED_KINDS,
-            DELETED: LANDING_KINDS[DELETED],
-            DELETED_AT: LANDING_KINDS[DELETED_AT],
-        }
-        merge = _Merge(keys, self._hard_delete, load_id, batched_at)
+        self._staged.append(batch)
+        self.columns = {**self.columns, **batch.kinds}
+
+    def publish(self) -> None:
+        """Apply the staged batches to the published table and publish the result.
+
+        Every staged event is merged at once, in arrival order, with each ACTIVATE_VERSION
+        applied after the events that preceded it: one rewrite per checkpoint, not per batch.
+        """
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, []
+        load_id, batched_at = self._load_ids.new()
+        columns = dict(self._pointer.get("columns", {}))
+        for batch in staged:
+            columns.update(batch.kinds)
+        columns.update(STAMPED_KINDS)
+        columns[DELETED] = LANDING_KINDS[DELETED]
+        columns[DELETED_AT] = LANDING_KINDS[DELETED_AT]
+        merge = _Merge(self._keys(staged[-1]), self._hard_delete, load_id, batched_at)
         stored, merge.tombstones = self._read(columns)
-        rows = _with_delete_columns(stamp(batch.table, load_id, batched_at), batched_at)
+        events = pa.concat_tables(
+            [_converted(batch.table, batch.kinds, columns) for batch in staged],
+            promote_options="default",
+        )
+        rows = _with_delete_columns(stamp(events, load_id, batched_at), batched_at)
+        activations = []
+        offset = 0
+        for batch in staged:
+            activations += [(offset + position, version) for position, version in batch.activations]
+            offset += batch.table.num_rows
         start = 0
-        for position, version in [*batch.activations, (rows.num_rows, None)]:
+        for position, version in [*activations, (rows.num_rows, None)]:
             stored = merge.apply(stored, rows.slice(start, position - start))
             start = position
             if version is not None:
                 stored = merge.retire(stored, version)
-        self._publish(stored, merge, columns, load_id, batched_at, batch.activations)
+        self._publish(stored, merge, columns, load_id, batched_at, activations)
+
+    def _keys(self, batch: Batch) -> list[str]:
+        return ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
 
     def _read(self, columns: dict[str, str]) -> tuple[pa.Table | None, pa.Table | None]:
         """The published table in today's column kinds, and its tombstones."""
@@ -107,11 +134,7 @@ class CurrentTable:
         parts = [self._storage.read_table(self._rel(f["path"])) for f in self._pointer["files"]]
         table = pa.concat_tables(parts) if parts else None
         if table is not None:
-            for name, old_kind in self._pointer["columns"].items():
-                if name in table.column_names and columns[name] != old_kind:
-                    index = table.column_names.index(name)
-                    converted = convert_array(table[name], old_kind, columns[name])
-                    table = table.set_column(index, name, converted)
+            table = _converted(table, self._pointer["columns"], columns)
         tombstones = self._pointer.get("tombstones")
         return table, self._storage.read_ipc(self._rel(tombstones)) if tombstones else None
 
@@ -258,6 +281,17 @@ class _Merge:
         )
         kept = joined.filter(alive)[_ROW]
         return events.take(kept.take(pc.sort_indices(kept)))
+
+
+def _converted(table: pa.Table, kinds: dict[str, str], columns: dict[str, str]) -> pa.Table:
+    """The table with each column of `kinds` converted to its kind in `columns`."""
+    for name, old_kind in kinds.items():
+        if name in table.column_names and columns[name] != old_kind:
+            index = table.column_names.index(name)
+            table = table.set_column(
+                index, name, convert_array(table[name], old_kind, columns[name])
+            )
+    return table
 
 
 def _tag(table: pa.Table, source: int) -> pa.Table:

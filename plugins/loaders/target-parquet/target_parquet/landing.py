@@ -73,7 +73,10 @@ class Landing(t.Protocol):
     """Every column landed so far for the stream, by name, with its (widest) kind."""
 
     def commit(self, batch: Batch) -> None:
-        """Make the batch durable and visible as one unit."""
+        """Take the batch: durable and visible as one unit now, or at the next `publish`."""
+
+    def publish(self) -> None:
+        """Make every batch taken so far durable and visible (before STATE is written)."""
 
 
 def stamp(table: pa.Table, load_id: str, batched_at: datetime.datetime) -> pa.Table:

@@ -332,8 +332,15 @@ class TargetParquet(Target):
             "send RECORD messages"
         )
 
+    def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
+        """Commit the sinks' batches, then publish every landing: `drain_all` writes STATE
+        right after this, so STATE only ever covers published rows."""
+        super()._drain_all(sink_list, parallelism)
+        for landing in self._landings.values():
+            landing.publish()
+
     def _write_state_message(self, state: dict) -> None:
-        """Emit STATE (only after `drain_all` committed), skipping unchanged repeats."""
+        """Emit STATE (only after `drain_all` published), skipping unchanged repeats."""
         if state != self._last_state:
             super()._write_state_message(state)
             self._last_state = copy.deepcopy(state)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,8 +19,11 @@ from parquet_helpers import (
     read_current,
     run,
     schema,
+    singer_lines,
+    state,
     upsert,
 )
+from target_parquet.target import TargetParquet
 
 NAME = {"type": ["string", "null"]}
 AGE = {"type": ["integer", "null"]}
@@ -168,3 +175,99 @@ def test_streams_without_ts_order_by_arrival_and_key_properties(lake: Path) -> N
     )
     table = read_current(lake, "plain")
     assert [(r["k"], r["v"]) for r in table.to_pylist()] == [(1, "z"), (2, "w")]
+
+
+# ---- checkpoints: batches are staged, and merged once per checkpoint ---------------------------
+
+
+def random_history(rng: random.Random) -> list[dict]:
+    """Upserts, deletes, replays, late arrivals, STATE and a re-snapshot's ACTIVATE_VERSION.
+
+    Every event has its own `_ts` (Convex never gives one document two contents at one
+    `_ts`); arrival order is shuffled locally, so some events come late, but never past a
+    delete (a soft delete keeps the values it has seen: what arrives after it is too late).
+    """
+    events: list[dict] = []
+    version = 1
+    for ts in range(1, 50):
+        doc = f"k{rng.randrange(8)}"
+        if ts == 35:
+            version = 2  # a re-snapshot starts: rows it does not confirm are retired
+        if rng.random() < 0.75:
+            event = upsert("users", doc, ts, version=version, name=f"n{ts}", age=ts % 7)
+        else:
+            event = delete("users", doc, ts, version=version)
+        events.append(event)
+        if rng.random() < 0.1:
+            events.append(event)  # a replay
+    for start in range(0, len(events), 5):
+        window = events[start : start + 5]
+        if not any(event["record"]["_deleted"] for event in window):
+            rng.shuffle(window)
+            events[start : start + 5] = window
+    messages = users(*events)
+    messages.insert(rng.randrange(36, len(messages)), activate("users", 2))
+    for position in sorted(rng.sample(range(1, len(messages)), 4), reverse=True):
+        messages.insert(position, state(position))
+    return messages
+
+
+def user_view(lake: Path) -> dict[str, tuple]:
+    return {
+        key: (row["name"], row["age"], row["_ts"], row["_deleted"])
+        for key, row in by_id(read_current(lake, "users")).items()
+    }
+
+
+@pytest.mark.parametrize("hard_delete", [False, True])
+def test_staged_batches_merge_as_if_applied_one_by_one(tmp_path: Path, hard_delete: bool) -> None:
+    rng = random.Random(20261122)
+    for round_number in range(3):
+        messages = random_history(rng)
+        views = []
+        for batch_size_rows, interval in [(1000, 1000), (3, 1000), (1, 0)]:
+            lake = tmp_path / f"{round_number}-{batch_size_rows}-{interval}"
+            config = current(
+                lake,
+                batch_size_rows=batch_size_rows,
+                state_interval_seconds=interval,
+                hard_delete=hard_delete,
+            )
+            run(config, messages)
+            views.append(user_view(lake))
+        # one merge of everything; one per 3 records; one per record (a checkpoint at each)
+        assert views[0] == views[1] == views[2]
+        assert views[0], "the history left rows"
+
+
+def test_a_run_rewrites_the_table_once_per_checkpoint_not_per_batch(lake: Path) -> None:
+    records = [upsert("users", f"k{n}", n, name=f"n{n}") for n in range(10)]
+    run(current(lake, batch_size_rows=2, state_interval_seconds=1000), users(*records))
+    table = read_current(lake, "users")
+    assert table.num_rows == 10
+    assert set(table["_load_id"].to_pylist()) == {pointer(lake, "users")["load_id"]}
+
+
+def test_every_state_follows_the_publication_of_the_rows_before_it(lake: Path) -> None:
+    messages = users()
+    for n in range(120):
+        messages.append(upsert("users", f"k{n % 40}", 1_000 + n, name=f"n{n}"))
+        if n % 30 == 29:
+            messages.append(state(n))
+    published_at_state: dict[int, int] = {}
+
+    class Output(io.StringIO):
+        def write(self, text: str) -> int:
+            for line in text.splitlines():
+                if line.strip():  # the target writes each STATE's value alone
+                    n = json.loads(line)["n"]
+                    published_at_state[n] = pointer(lake, "users")["max_ts"]
+            return super().write(text)
+
+    config = current(lake, batch_size_rows=20, state_interval_seconds=0)
+    target = TargetParquet(config=config)
+    with contextlib.redirect_stdout(Output()):
+        target.listen(io.StringIO(singer_lines(messages)))
+    assert len(published_at_state) >= 2
+    for n, max_ts in published_at_state.items():
+        assert max_ts >= 1_000 + n  # every record before STATE(n) is in the published table
