@@ -259,6 +259,22 @@ def _retry_after_seconds(header: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+#: What every value must carry to be routed, keyed and ordered (values kept encoded are
+#: checked by the same types as they are decoded, see ``pages.DocumentHead``).
+_SYSTEM_KEYS = (("_component", str), ("_table", str), ("_id", str), ("_ts", int))
+
+
+def _check_system_keys(endpoint: str, values: list[dict[str, Any]]) -> None:
+    for value in values:
+        for key, kind in _SYSTEM_KEYS:
+            if type(value.get(key)) is not kind:
+                article = "an integer" if kind is int else "a string"
+                raise ProtocolError(
+                    f"{endpoint} sent a value without {article} {key}; "
+                    "the deployment is not behaving as Convex does."
+                )
+
+
 def parse_snapshot_page(
     body: Any, plain: bool = False, documents: list[EncodedDocument] | None = None
 ) -> SnapshotPage:
@@ -273,6 +289,7 @@ def parse_snapshot_page(
     )
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
         raise ProtocolError("list_snapshot answered without a list of values.")
+    _check_system_keys("list_snapshot", values)
     if type(snapshot) is not int or type(has_more) is not bool:
         raise ProtocolError(
             "list_snapshot answered without an integer snapshot and a hasMore flag."
@@ -293,6 +310,7 @@ def parse_deltas_page(
     values, cursor, has_more = body.get("values"), body.get("cursor"), body.get("hasMore")
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
         raise ProtocolError("document_deltas answered without a list of values.")
+    _check_system_keys("document_deltas", values)
     if type(cursor) is not int or type(has_more) is not bool:
         raise ProtocolError(
             "document_deltas answered without an integer cursor and a hasMore flag."

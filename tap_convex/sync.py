@@ -115,7 +115,7 @@ class SyncEngine:
                         batches[key].append(converters[key].encoded(head, document))
             else:
                 for value in page.values:
-                    key = (value.get("_component"), value.get("_table"))
+                    key = (value["_component"], value["_table"])
                     if key in batches:
                         batches[key].append(converters[key].document(value, False, page.plain))
             for key, count in self._write(batches, versions, extracted_at).items():
@@ -174,8 +174,8 @@ class SyncEngine:
                         batches[key].append(converter.encoded(head, document))
             else:
                 for value in page.values:
-                    key = (value.get("_component"), value.get("_table"))
-                    if self._is_new_change(key, value.get("_ts")):
+                    key = (value["_component"], value["_table"])
+                    if self._is_new_change(key, value["_ts"]):
                         converter = self._streams[key].converter
                         deleted = value.get("_deleted") is True
                         batches[key].append(converter.document(value, deleted, page.plain))
@@ -194,12 +194,10 @@ class SyncEngine:
 
     # ---- helpers -----------------------------------------------------------------------------
 
-    def _is_new_change(self, key: Key, ts: Any) -> bool:
+    def _is_new_change(self, key: Key, ts: int) -> bool:
         """A change for a selected stream that its bookmark does not cover yet."""
         if key not in self._streams:
             return False  # servers that ignore the selection send other tables too
-        if type(ts) is not int:
-            raise ProtocolError("document_deltas sent a value without an integer _ts.")
         return ts > self._bookmarks[key].deltas_cursor  # else it was snapshotted later
 
     def _write(

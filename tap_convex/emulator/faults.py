@@ -18,6 +18,8 @@ FAULT_KINDS = (
     "rewind_cursor",
     "drop_field",
     "mistype_field",
+    "drop_value_field",
+    "mistype_value_field",
 )
 
 _DEFAULT_CODES = {429: "RateLimited", 500: "InternalServerError", 503: "Overloaded"}
@@ -41,6 +43,8 @@ class Fault:
     * ``rewind_cursor``: ``document_deltas`` answers a cursor older than the one it was given.
     * ``drop_field``: the top-level key ``field`` is missing.
     * ``mistype_field``: the top-level key ``field`` holds a string.
+    * ``drop_value_field``: the key ``field`` is missing from every value of the page.
+    * ``mistype_value_field``: the key ``field`` of every value holds a list.
 
     ``skip`` lets that many matching requests through first, so a fault can land mid-sync.
     """

@@ -435,7 +435,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _REWRITES = frozenset(
-    {"null_cursor", "shift_snapshot", "rewind_cursor", "drop_field", "mistype_field"}
+    {
+        "null_cursor",
+        "shift_snapshot",
+        "rewind_cursor",
+        "drop_field",
+        "mistype_field",
+        "drop_value_field",
+        "mistype_value_field",
+    }
 )
 
 
@@ -450,6 +458,12 @@ def _rewrite(fault: Fault, payload: bytes) -> bytes:
         body["cursor"] = body["cursor"] - 1_000_000_000
     elif fault.kind == "drop_field":
         body.pop(fault.field or "values", None)
+    elif fault.kind == "drop_value_field":
+        for value in body["values"]:
+            value.pop(fault.field or "_id", None)
+    elif fault.kind == "mistype_value_field":
+        for value in body["values"]:
+            value[fault.field or "_id"] = ["unexpected"]
     else:
         body[fault.field or "values"] = "unexpected"
     return _json_bytes(body)

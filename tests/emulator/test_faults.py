@@ -224,6 +224,23 @@ def test_drop_and_mistype_field_faults_alter_one_top_level_key(
     )
 
 
+def test_value_field_faults_alter_one_key_of_every_value(
+    store: Store, emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    for number in range(3):
+        store.insert("t", {"n": number})
+    emulator.faults.add(Fault("list_snapshot", "drop_value_field", field="_ts"))
+    emulator.faults.add(Fault("list_snapshot", "mistype_value_field", field="_table"))
+    dropped = api.post("/api/list_snapshot", json={}).json()["values"]
+    assert len(dropped) == 3 and not any("_ts" in value for value in dropped)
+    mistyped = api.post("/api/list_snapshot", json={}).json()["values"]
+    assert [value["_table"] for value in mistyped] == [["unexpected"]] * 3
+    assert all(
+        type(value["_ts"]) is int
+        for value in api.post("/api/list_snapshot", json={}).json()["values"]
+    )
+
+
 def test_trickle_fault_delivers_the_whole_body_slowly(
     store: Store, emulator: EmulatorServer, api: httpx.Client
 ) -> None:

@@ -29,8 +29,19 @@ def run_cli(config: dict[str, Any], tmp_path: Path, state: dict[str, Any] | None
         (Fault("list_snapshot", "shift_snapshot", skip=1), "changed the snapshot"),
         (Fault("list_snapshot", "drop_field", field="values", skip=1), "list of values"),
         (Fault("list_snapshot", "mistype_field", field="hasMore", skip=1), "hasMore flag"),
+        (Fault("list_snapshot", "drop_value_field", field="_ts", skip=1), "an integer _ts"),
+        (Fault("list_snapshot", "drop_value_field", field="_id", skip=1), "a string _id"),
+        (Fault("list_snapshot", "mistype_value_field", field="_table", skip=1), "string _table"),
     ],
-    ids=["null-cursor", "snapshot-changes", "missing-values", "mistyped-hasMore"],
+    ids=[
+        "null-cursor",
+        "snapshot-changes",
+        "missing-values",
+        "mistyped-hasMore",
+        "value-without-_ts",
+        "value-without-_id",
+        "value-with-mistyped-_table",
+    ],
 )
 def test_broken_snapshot_page_stops_with_a_clear_error_and_a_resumable_state(
     demo: Store,
@@ -58,8 +69,16 @@ def test_broken_snapshot_page_stops_with_a_clear_error_and_a_resumable_state(
         (Fault("document_deltas", "rewind_cursor"), "moved the cursor backwards"),
         (Fault("document_deltas", "mistype_field", field="cursor"), "integer cursor"),
         (Fault("document_deltas", "drop_field", field="hasMore"), "hasMore flag"),
+        (Fault("document_deltas", "drop_value_field", field="_component"), "string _component"),
+        (Fault("document_deltas", "mistype_value_field", field="_ts"), "an integer _ts"),
     ],
-    ids=["cursor-backwards", "mistyped-cursor", "missing-hasMore"],
+    ids=[
+        "cursor-backwards",
+        "mistyped-cursor",
+        "missing-hasMore",
+        "value-without-_component",
+        "value-with-mistyped-_ts",
+    ],
 )
 def test_broken_deltas_page_stops_without_moving_state(
     demo: Store,
