@@ -6,13 +6,8 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-FAULT_KINDS = (
-    "status",
-    "drop",
-    "slow",
-    "truncate",
-    "html",
-    "trickle",
+#: Hostile but well-formed answers: the real answer, rewritten by one protocol violation.
+REWRITE_KINDS = (
     "null_cursor",
     "shift_snapshot",
     "rewind_cursor",
@@ -21,6 +16,7 @@ FAULT_KINDS = (
     "drop_value_field",
     "mistype_value_field",
 )
+FAULT_KINDS = ("status", "drop", "slow", "truncate", "html", "trickle", *REWRITE_KINDS)
 
 _DEFAULT_CODES = {429: "RateLimited", 500: "InternalServerError", 503: "Overloaded"}
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tap_convex.emulator import admin, formats, shapes
 from tap_convex.emulator.errors import ConvexError
-from tap_convex.emulator.faults import Fault, FaultPlan
+from tap_convex.emulator.faults import REWRITE_KINDS, Fault, FaultPlan
 from tap_convex.emulator.selection import EVERYTHING, parse_selection_args
 from tap_convex.emulator.store import Store, StoreConfig
 
@@ -375,7 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
         return text.encode("utf-8"), len(page.values)
 
     def _misbehave(self, fault: Fault, payload: bytes) -> int:
-        if fault.kind in _REWRITES:
+        if fault.kind in REWRITE_KINDS:
             self._send(200, _rewrite(fault, payload))
             return 200
         if fault.kind == "trickle":
@@ -432,19 +432,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"code": "BadAdminRequest", "message": str(error)})
         else:
             self._send_json(200, result)
-
-
-_REWRITES = frozenset(
-    {
-        "null_cursor",
-        "shift_snapshot",
-        "rewind_cursor",
-        "drop_field",
-        "mistype_field",
-        "drop_value_field",
-        "mistype_value_field",
-    }
-)
 
 
 def _rewrite(fault: Fault, payload: bytes) -> bytes:
