@@ -50,6 +50,7 @@ from target_parquet.types import TIMESTAMP, convert_array
 POINTER = "current/_latest.json"
 _TOMB_TS = "__tomb_ts"
 _SRC, _ROW = "__src", "__row"
+_ORDER, _CARRIER = "__order", "__carrier"
 #: Columns that describe the event rather than the document: a soft delete takes these
 #: from the delete event and every other column from the last row that had values.
 _EVENT_COLUMNS = {"_ts", SDC_DELETED_AT, *LANDING_KINDS}
@@ -200,7 +201,13 @@ class _Merge:
         self.tombstones: pa.Table | None = None
 
     def apply(self, stored: pa.Table | None, events: pa.Table) -> pa.Table:
-        """Merge events into the stored rows: per key, the newest wins."""
+        """Merge events into the stored rows: per key, the newest wins; the result is in key
+        order.
+
+        The order is decided on the few columns that decide it, and whole rows are copied
+        once, when the result is taken: the inputs and the result are in memory at once,
+        not also sorted and filtered copies of everything.
+        """
         has_ts = "_ts" in events.column_names
         if has_ts and self.tombstones is not None:
             events = self._drop_buried(events)
@@ -215,24 +222,40 @@ class _Merge:
             order += [("_ts", "descending"), (TABLE_VERSION, "descending"), (_SRC, "ascending")]
         else:
             order += [(_SRC, "descending")]
-        combined = combined.take(
-            pc.sort_indices(combined, sort_keys=[*order, (_ROW, "descending")])
-        )
-        winners = combined.filter(_first_per_key(combined, self.keys))
-        fresh_delete = pc.and_(winners[DELETED], pc.equal(winners[_SRC], 1))
-        live = winners.filter(pc.invert(fresh_delete))
-        deletes = winners.filter(fresh_delete)
-        if not self.hard_delete and deletes.num_rows:
-            carriers = combined.filter(
-                pc.or_(pc.equal(combined[_SRC], 0), pc.invert(combined[DELETED]))
-            )
-            carriers = carriers.filter(_first_per_key(carriers, self.keys))
-            deletes = _keep_last_values(deletes, carriers, self.keys)
-        result = pa.concat_tables([live, deletes], promote_options="default")
-        result = result.drop_columns([_SRC, _ROW])
+        deciding = [name for name, _ in order]
+        if "_ts" in combined.column_names:
+            deciding.append("_ts")
+        ranked = combined.select(list(dict.fromkeys([*deciding, DELETED, _ROW])))
+        ranked = ranked.take(pc.sort_indices(ranked, sort_keys=[*order, (_ROW, "descending")]))
+        winners = ranked.filter(_first_per_key(ranked, self.keys))
         if self.hard_delete:
-            result = self._bury(result, result[DELETED])
-        return result.take(pc.sort_indices(result, sort_keys=[(k, "ascending") for k in self.keys]))
+            dead = winners[DELETED]
+            if "_ts" in winners.column_names:
+                self._remember(winners.filter(dead))
+            result = combined.take(winners.filter(pc.invert(dead))[_ROW])
+        else:
+            fresh_delete = pc.and_(winners[DELETED], pc.equal(winners[_SRC], 1))
+            if not pc.any(fresh_delete).as_py():
+                result = combined.take(winners[_ROW])
+            else:
+                carriers = ranked.filter(
+                    pc.or_(pc.equal(ranked[_SRC], 0), pc.invert(ranked[DELETED]))
+                )
+                carriers = carriers.filter(_first_per_key(carriers, self.keys))
+                deletes = _keep_last_values(
+                    combined.take(winners.filter(fresh_delete)[_ROW]),
+                    combined,
+                    carriers.select([*self.keys, _ROW]),
+                    self.keys,
+                )
+                # Each winner's row: its own, or (for a fresh delete) the delete built above.
+                slots = pc.add(
+                    pc.subtract(pc.cumulative_sum(fresh_delete.cast(pa.int64())), 1),
+                    combined.num_rows,
+                )
+                rows = pa.concat_tables([combined, deletes], promote_options="default")
+                result = rows.take(pc.if_else(fresh_delete, slots, winners[_ROW]))
+        return result.drop_columns([_SRC, _ROW])
 
     def retire(self, table: pa.Table, version: int) -> pa.Table:
         """Retire rows of versions older than `version` (ACTIVATE_VERSION)."""
@@ -256,19 +279,19 @@ class _Merge:
     def _bury(self, table: pa.Table, condemned: pa.ChunkedArray) -> pa.Table:
         """Remove condemned rows (hard delete), remembering their keys and `_ts`."""
         if "_ts" in table.column_names:
-            dead = (
-                table.filter(condemned)
-                .select([*self.keys, "_ts"])
-                .rename_columns([*self.keys, _TOMB_TS])
-            )
-            known = [dead] if self.tombstones is None else [self.tombstones, dead]
-            self.tombstones = (
-                pa.concat_tables(known, promote_options="default")
-                .group_by(self.keys, use_threads=False)
-                .aggregate([(_TOMB_TS, "max")])
-                .rename_columns([*self.keys, _TOMB_TS])
-            )
+            self._remember(table.filter(condemned))
         return table.filter(pc.invert(condemned))
+
+    def _remember(self, dead: pa.Table) -> None:
+        """Keep the newest `_ts` of each removed key, so late events cannot resurrect it."""
+        dead = dead.select([*self.keys, "_ts"]).rename_columns([*self.keys, _TOMB_TS])
+        known = [dead] if self.tombstones is None else [self.tombstones, dead]
+        self.tombstones = (
+            pa.concat_tables(known, promote_options="default")
+            .group_by(self.keys, use_threads=False)
+            .aggregate([(_TOMB_TS, "max")])
+            .rename_columns([*self.keys, _TOMB_TS])
+        )
 
     def _drop_buried(self, events: pa.Table) -> pa.Table:
         """Drop events not newer than the tombstone of their key."""
@@ -328,12 +351,25 @@ def _with_delete_columns(table: pa.Table, at: datetime.datetime) -> pa.Table:
     return table.append_column(pa.field(DELETED_AT, TIMESTAMP), deleted_at.cast(TIMESTAMP))
 
 
-def _keep_last_values(deletes: pa.Table, carriers: pa.Table, keys: list[str]) -> pa.Table:
-    """Soft deletes: event columns from the delete, the rest from the last known row."""
+def _keep_last_values(
+    deletes: pa.Table, rows: pa.Table, carriers: pa.Table, keys: list[str]
+) -> pa.Table:
+    """Soft deletes: event columns from the delete, the rest from the last known row.
+
+    `carriers` holds the keys and row numbers (in `rows`) of each key's last known values;
+    the deletes keep their order.
+    """
     event = [name for name in deletes.column_names if name in _EVENT_COLUMNS or name in keys]
     event += [_SRC, _ROW]
-    values = [name for name in carriers.column_names if name not in event]
-    joined = deletes.select(event).join(
-        carriers.select([*keys, *values]), keys=keys, join_type="left outer"
+    values = [name for name in deletes.column_names if name not in event]
+    found = (
+        deletes.select(keys)
+        .append_column(_ORDER, pa.array(range(deletes.num_rows), pa.int64()))
+        .join(carriers.rename_columns([*keys, _CARRIER]), keys=keys, join_type="left outer")
     )
-    return joined.select(deletes.column_names)
+    found = found.take(pc.sort_indices(found[_ORDER]))
+    carried = rows.select(values).take(found[_CARRIER])
+    table = deletes.select(event)
+    for name in values:
+        table = table.append_column(pa.field(name, carried.schema.field(name).type), carried[name])
+    return table.select(deletes.column_names)

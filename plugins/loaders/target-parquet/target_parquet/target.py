@@ -333,11 +333,12 @@ class TargetParquet(Target):
         )
 
     def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
-        """Commit the sinks' batches, then publish every landing: `drain_all` writes STATE
-        right after this, so STATE only ever covers published rows."""
-        super()._drain_all(sink_list, parallelism)
-        for landing in self._landings.values():
-            landing.publish()
+        """Commit the sinks' batches, then publish their streams' landings: `drain_all`
+        writes STATE right after this, so STATE only ever covers published rows."""
+        sinks = list(sink_list)
+        super()._drain_all(sinks, parallelism)
+        for stream in dict.fromkeys(sink.stream_name for sink in sinks):
+            self._landings[stream].publish()
 
     def _write_state_message(self, state: dict) -> None:
         """Emit STATE (only after `drain_all` published), skipping unchanged repeats."""
