@@ -10,6 +10,14 @@ A commit writes the intent, the data file, the manifest, then drops the intent. 
 that finds an intent without its manifest deletes the files the intent lists, so a
 crash never leaves data from an uncommitted load behind.
 
+Compaction (opt-in, at the end of a run) rewrites the small files of a day as one file,
+rows and lineage unchanged, as a commit whose manifest names the loads it replaces
+(``compacts``): intent and data file; ``_manifests/_compacted/<load_id>.json`` listing the
+replaced manifests and files; the manifest; then the replaced manifests go. The replaced
+data files go at the start of the next run, so a reader that listed them meanwhile can
+still read them (a glob sees those rows twice until then; the resolution does not mind).
+A run that starts after a crash completes committed compactions and forgets the others.
+
 Replays: rows are facts keyed by (`_id`, `_ts`, `_sdc_table_version`). Duplicates
 within a commit are dropped (last one wins), and rows already in a file committed by
 an *earlier run* are skipped: the manifests' `_ts` ranges and table versions say which
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import typing as t
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -28,9 +37,14 @@ import pyarrow.compute as pc
 
 from target_parquet.landing import STAMPED_KINDS, TABLE_VERSION, Batch, stamp, ts_range
 from target_parquet.storage import LoadIds, Storage
+from target_parquet.types import convert_table
 
 MANIFESTS = "_manifests"
 PENDING = "_manifests/_pending"
+COMPACTED = "_manifests/_compacted"
+#: Compaction rewrites files under this size, up to this much input per new file.
+SMALL_FILE_BYTES = 64 << 20
+COMPACT_GROUP_BYTES = 128 << 20
 _KEY = ["_id", "_ts", TABLE_VERSION]
 _NO_VERSION = -1  # stands in for a null version so that joins can match it
 
@@ -59,6 +73,7 @@ class ChangeLog:
         self._max_ts: int | None = None
         self._logger = logging.getLogger(f"target-parquet.{stream}")
         self._roll_back_uncommitted()
+        self._finish_compactions()
         self._read_manifests()
 
     def publish(self) -> None:
@@ -75,35 +90,73 @@ class ChangeLog:
             self._logger.info("All %d rows were landed before; nothing to commit.", received)
             return
         load_id, batched_at = self._load_ids.new()
-        files = self._write(stamp(table, load_id, batched_at), load_id, batched_at)
-        min_ts, max_ts = ts_range(table)
-        columns = {**self.columns, **batch.kinds, **STAMPED_KINDS}
-        self._storage.write_json(
-            self._rel(f"{MANIFESTS}/{load_id}.json"),
-            {
-                "format": 1,
-                "mode": "cdc",
-                "stream": self._stream,
-                "load_id": load_id,
-                "committed_at": batched_at.isoformat(),
-                "files": files,
-                "rows": table.num_rows,
-                "duplicates_skipped": received - table.num_rows,
-                "min_ts": min_ts,
-                "max_ts": max_ts,
-                "table_versions": _versions(table),
-                "activate_versions": activations,
-                "columns": columns,
-            },
+        table = stamp(table, load_id, batched_at)
+        files = self._write(table, load_id, f"date={batched_at:%Y-%m-%d}")
+        self.columns = {**self.columns, **batch.kinds, **STAMPED_KINDS}
+        self._commit(
+            load_id,
+            batched_at,
+            files,
+            table,
+            activations,
+            duplicates_skipped=received - table.num_rows,
         )
-        self.columns = columns
-        self._storage.delete_file(self._rel(f"{PENDING}/{load_id}.json"))
         self._remember(files, earlier_run=False)
 
-    def _write(self, table: pa.Table, load_id: str, batched_at: datetime.datetime) -> list[dict]:
+    def compact(self, min_files: int) -> int:
+        """Rewrite the small files of each day that has at least `min_files` of them as one
+        file per `COMPACT_GROUP_BYTES`; returns how many files were replaced."""
+        days: dict[str, list[tuple[str, dict]]] = {}
+        for name, manifest in self._manifests():
+            files = manifest.get("files", [])
+            if len(files) == 1 and files[0].get("bytes", SMALL_FILE_BYTES) < SMALL_FILE_BYTES:
+                days.setdefault(files[0]["path"].split("/")[0], []).append((name, manifest))
+        replaced = 0
+        for small in days.values():
+            if len(small) < min_files:
+                continue
+            for group in _groups(small):
+                if len(group) > 1:
+                    self._compact(group)
+                    replaced += len(group)
+        if replaced:
+            self._logger.info("Compacted %d small files.", replaced)
+        return replaced
+
+    def _compact(self, group: list[tuple[str, dict]]) -> None:
+        """One compaction, in the order the module docstring gives."""
+        load_id, committed_at = self._load_ids.new()
+        old_files = [manifest["files"][0]["path"] for _, manifest in group]
+        table = pa.concat_tables(
+            [
+                convert_table(self._storage.read_table(self._rel(path)), m["columns"], self.columns)
+                for path, (_, m) in zip(old_files, group)
+            ],
+            promote_options="default",
+        )
+        files = self._write(table, load_id, old_files[0].split("/")[0])
+        old_manifests = [name for name, _ in group]
+        self._storage.write_json(
+            self._rel(f"{COMPACTED}/{load_id}.json"),
+            {"manifests": old_manifests, "files": old_files},
+        )
+        activations = [v for _, m in group for v in m.get("activate_versions", [])]
+        self._commit(
+            load_id,
+            committed_at,
+            files,
+            table,
+            list(dict.fromkeys(activations)),
+            compacts=[name.removesuffix(".json") for name in old_manifests],
+        )
+        for name in old_manifests:
+            self._storage.delete_file(self._rel(f"{MANIFESTS}/{name}"))
+
+    def _write(self, table: pa.Table, load_id: str, day: str) -> list[dict]:
+        """The intent, then the data file of a commit; returns its manifest entry."""
         if table.num_rows == 0:
             return []
-        path = f"date={batched_at:%Y-%m-%d}/part-{load_id}.parquet"
+        path = f"{day}/part-{load_id}.parquet"
         self._storage.write_json(self._rel(f"{PENDING}/{load_id}.json"), {"files": [path]})
         size = self._storage.write_table(self._rel(path), table, self._compression)
         min_ts, max_ts = ts_range(table)
@@ -117,6 +170,36 @@ class ChangeLog:
                 "table_versions": _versions(table),
             }
         ]
+
+    def _commit(
+        self,
+        load_id: str,
+        committed_at: datetime.datetime,
+        files: list[dict],
+        table: pa.Table,
+        activations: list[int],
+        **extra: object,
+    ) -> None:
+        """Write the manifest (the commit point), then drop the intent."""
+        min_ts, max_ts = ts_range(table)
+        manifest = {
+            "format": 1,
+            "mode": "cdc",
+            "stream": self._stream,
+            "load_id": load_id,
+            "committed_at": committed_at.isoformat(),
+            "files": files,
+            "rows": table.num_rows,
+            "duplicates_skipped": 0,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "table_versions": _versions(table),
+            "activate_versions": activations,
+            "columns": self.columns,
+            **extra,
+        }
+        self._storage.write_json(self._rel(f"{MANIFESTS}/{load_id}.json"), manifest)
+        self._storage.delete_file(self._rel(f"{PENDING}/{load_id}.json"))
 
     def _skip_landed(self, table: pa.Table) -> pa.Table:
         """Drop rows whose key an earlier run already committed."""
@@ -153,12 +236,26 @@ class ChangeLog:
                     self._storage.delete_file(self._rel(path))
             self._storage.delete_file(self._rel(f"{PENDING}/{name}"))
 
+    def _finish_compactions(self) -> None:
+        """Delete what committed compactions replaced; forget uncommitted ones."""
+        for name in self._storage.list(self._rel(COMPACTED)):
+            replaced = self._storage.read_json(self._rel(f"{COMPACTED}/{name}")) or {}
+            if self._storage.read_json(self._rel(f"{MANIFESTS}/{name}")) is not None:
+                for manifest in replaced.get("manifests", []):
+                    self._storage.delete_file(self._rel(f"{MANIFESTS}/{manifest}"))
+                for path in replaced.get("files", []):
+                    self._storage.delete_file(self._rel(path))
+            self._storage.delete_file(self._rel(f"{COMPACTED}/{name}"))
+
+    def _manifests(self) -> list[tuple[str, dict]]:
+        """The committed manifests, oldest first (load ids sort by time)."""
+        names = [n for n in self._storage.list(self._rel(MANIFESTS)) if n.endswith(".json")]
+        return [(n, self._storage.read_json(self._rel(f"{MANIFESTS}/{n}")) or {}) for n in names]
+
     def _read_manifests(self) -> None:
-        for name in self._storage.list(self._rel(MANIFESTS)):
-            if name.endswith(".json"):
-                manifest = self._storage.read_json(self._rel(f"{MANIFESTS}/{name}")) or {}
-                self._remember(manifest.get("files", []), earlier_run=True)
-                self.columns = manifest.get("columns", self.columns)
+        for _, manifest in self._manifests():
+            self._remember(manifest.get("files", []), earlier_run=True)
+            self.columns = manifest.get("columns", self.columns)
 
     def _remember(self, files: list[dict], *, earlier_run: bool) -> None:
         for entry in files:
@@ -178,6 +275,21 @@ class ChangeLog:
 
     def _rel(self, path: str) -> str:
         return f"{self._stream}/{path}"
+
+
+def _groups(small: list[tuple[str, dict]]) -> t.Iterator[list[tuple[str, dict]]]:
+    """Consecutive files (in load order) of up to `COMPACT_GROUP_BYTES` together."""
+    group: list[tuple[str, dict]] = []
+    size = 0
+    for entry in small:
+        file_bytes = entry[1]["files"][0].get("bytes", 0)
+        if group and size + file_bytes > COMPACT_GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(entry)
+        size += file_bytes
+    if group:
+        yield group
 
 
 def _keyed(table: pa.Table) -> bool:

@@ -45,7 +45,7 @@ from target_parquet.landing import (
     ts_range,
 )
 from target_parquet.storage import LoadIds, Storage
-from target_parquet.types import TIMESTAMP, convert_array
+from target_parquet.types import TIMESTAMP, convert_table
 
 POINTER = "current/_latest.json"
 _TOMB_TS = "__tomb_ts"
@@ -108,7 +108,7 @@ class CurrentTable:
         merge = _Merge(self._keys(staged[-1]), self._hard_delete, load_id, batched_at)
         stored, merge.tombstones = self._read(columns)
         events = pa.concat_tables(
-            [_converted(batch.table, batch.kinds, columns) for batch in staged],
+            [convert_table(batch.table, batch.kinds, columns) for batch in staged],
             promote_options="default",
         )
         rows = _with_delete_columns(stamp(events, load_id, batched_at), batched_at)
@@ -135,7 +135,7 @@ class CurrentTable:
         parts = [self._storage.read_table(self._rel(f["path"])) for f in self._pointer["files"]]
         table = pa.concat_tables(parts) if parts else None
         if table is not None:
-            table = _converted(table, self._pointer["columns"], columns)
+            table = convert_table(table, self._pointer["columns"], columns)
         tombstones = self._pointer.get("tombstones")
         return table, self._storage.read_ipc(self._rel(tombstones)) if tombstones else None
 
@@ -304,17 +304,6 @@ class _Merge:
         )
         kept = joined.filter(alive)[_ROW]
         return events.take(kept.take(pc.sort_indices(kept)))
-
-
-def _converted(table: pa.Table, kinds: dict[str, str], columns: dict[str, str]) -> pa.Table:
-    """The table with each column of `kinds` converted to its kind in `columns`."""
-    for name, old_kind in kinds.items():
-        if name in table.column_names and columns[name] != old_kind:
-            index = table.column_names.index(name)
-            table = table.set_column(
-                index, name, convert_array(table[name], old_kind, columns[name])
-            )
-    return table
 
 
 def _tag(table: pa.Table, source: int) -> pa.Table:

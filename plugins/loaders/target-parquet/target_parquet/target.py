@@ -167,7 +167,7 @@ class TargetParquet(Target):
             default="cdc",
             allowed_values=["cdc", "current"],
             description="`cdc`: append-only change log partitioned by landing date. "
-            "`current`: one row per `_id` (the latest by `_ts`), republished per commit.",
+            "`current`: one row per `_id` (the latest by `_ts`), republished per checkpoint.",
         ),
         th.Property(
             "hard_delete",
@@ -188,7 +188,15 @@ class TargetParquet(Target):
             th.IntegerType(nullable=False),
             default=ParquetSink.MAX_SIZE_DEFAULT,
             description="Rows buffered per stream before a commit (one file per commit in "
-            "`cdc`; one table rewrite per commit in `current`).",
+            "`cdc`; in `current` committed batches wait for the next checkpoint).",
+        ),
+        th.Property(
+            "compact_min_files",
+            th.IntegerType(nullable=False),
+            default=0,
+            description="Mode `cdc`: at the end of a run, rewrite the small files (under "
+            "64 MiB) of each day that has at least this many as one file; 0 never does. "
+            "Leave 0 if a reader ingests the files themselves by name.",
         ),
         th.Property(
             "compression",
@@ -331,6 +339,15 @@ class TargetParquet(Target):
             f"line {self.message_reader.line_number}: BATCH messages are not supported; "
             "send RECORD messages"
         )
+
+    def process_endofpipe(self) -> None:
+        """Drain and write the last STATE, then compact small `cdc` files if configured."""
+        super().process_endofpipe()
+        min_files = int(self.config.get("compact_min_files") or 0)
+        if min_files > 0:
+            for landing in self._landings.values():
+                if isinstance(landing, ChangeLog):
+                    landing.compact(min_files)
 
     def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
         """Commit the sinks' batches, then publish their streams' landings: `drain_all`

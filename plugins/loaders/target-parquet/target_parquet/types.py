@@ -297,3 +297,16 @@ def convert_array(array: pa.Array | pa.ChunkedArray, old: str, new: str) -> pa.A
     if old == "binary":
         values = [None if v is None else base64.b64encode(v).decode() for v in values]
     return column_array(values, new)
+
+
+def convert_table(
+    table: pa.Table, kinds: Mapping[str, str], columns: Mapping[str, str]
+) -> pa.Table:
+    """The table with each column written as `kinds` says re-expressed in its kind in
+    `columns` (a wider one, see `widen`)."""
+    for name, old_kind in kinds.items():
+        if name in table.column_names and columns[name] != old_kind:
+            index = table.column_names.index(name)
+            converted = convert_array(table[name], old_kind, columns[name])
+            table = table.set_column(index, name, converted)
+    return table

@@ -104,3 +104,17 @@ def test_current_publishes_generations_through_the_pointer(s3: tuple) -> None:
         ("a", "Ann B.", False),
         ("b", "Bob", True),
     ]
+
+
+def test_cdc_compaction_on_s3_keeps_every_row_once(s3: tuple) -> None:
+    fs, config = s3
+    root = config["destination_path"].removeprefix("s3://")
+    for n in range(3):
+        run(config, [schema("users", name=NAME), upsert("users", f"k{n}", n, name=f"v{n}")])
+    run({**config, "compact_min_files": 3}, [schema("users", name=NAME)])
+    run(config, [schema("users", name=NAME)])  # removes the replaced files
+    files = fs.get_file_info(pafs.FileSelector(f"{root}/users", recursive=True))
+    (data,) = [f.path for f in files if f.path.endswith(".parquet")]
+    table = pq.read_table(data, filesystem=fs)
+    assert sorted(table["_id"].to_pylist()) == ["k0", "k1", "k2"]
+    assert not [f for f in files if "_compacted/" in f.path]
