@@ -2,17 +2,18 @@
 
 Layout below ``<root>/<stream>/current/``::
 
-    gen=<load_id>/part-00000.parquet   the whole table as of that commit
-    gen=<load_id>/tombstones.arrow     hard_delete only: (key, `_ts`) of removed rows
-    _latest.json                       pointer and manifest: the generation to read
+    gen=<load_id>/part-<bucket>.parquet   the rows of one bucket as of that publication
+    gen=<load_id>/tombstones.arrow        hard_delete only: (key, `_ts`) of removed rows
+    _latest.json                          pointer and manifest: the files to read
 
-A commit stages the batch in memory. At each checkpoint (before the target writes STATE,
-and at the end of the input) :meth:`CurrentTable.publish` reads the published generation,
-merges every staged batch into it in one pass, writes a new generation and then replaces
-``_latest.json`` atomically: readers that follow the pointer see the old table or the new
-one, never a mix. The table is rewritten once per checkpoint rather than once per batch.
-Older generations are removed after the switch; the one just replaced is kept for readers
-still scanning it.
+Rows are split into `current_buckets` buckets by a stable hash of their key (one bucket by
+default). A commit stages the batch in memory. At each checkpoint (before the target writes
+STATE, and at the end of the input) :meth:`CurrentTable.publish` merges every staged event
+into the buckets they fall into, one bucket in memory at a time, writes those buckets into
+a new generation and then replaces ``_latest.json`` atomically: its ``files`` are the new
+buckets and, for buckets without changes, the files of earlier generations. Readers that
+follow the pointer see the old table or the new one, never a mix. Generations that neither
+the new pointer nor the one it replaced refers to are removed.
 
 Rules: an event replaces the stored row only if its `_ts` is newer (equal or older
 events are late or replayed and ignored; at equal `_ts` a higher table version wins, so
@@ -26,6 +27,8 @@ order by arrival; streams without `_id` use their key properties.
 from __future__ import annotations
 
 import datetime
+import typing as t
+import zlib
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,7 +48,7 @@ from target_parquet.landing import (
     ts_range,
 )
 from target_parquet.storage import LoadIds, Storage
-from target_parquet.types import TIMESTAMP, convert_table
+from target_parquet.types import ARROW_TYPES, TIMESTAMP, convert_table
 
 POINTER = "current/_latest.json"
 _TOMB_TS = "__tomb_ts"
@@ -67,8 +70,10 @@ class CurrentTable:
         compression: str,
         *,
         hard_delete: bool,
+        buckets: int = 1,
     ) -> None:
         self._storage = storage
+        self._buckets = buckets
         self._stream = stream
         self._load_ids = load_ids
         self._compression = compression
@@ -93,7 +98,9 @@ class CurrentTable:
         """Apply the staged batches to the published table and publish the result.
 
         Every staged event is merged at once, in arrival order, with each ACTIVATE_VERSION
-        applied after the events that preceded it: one rewrite per checkpoint, not per batch.
+        applied after the events that preceded it: one rewrite per checkpoint, not per
+        batch. With buckets, only the buckets that events fall into are rewritten (all of
+        them for an ACTIVATE_VERSION or a change of columns), one bucket in memory at a time.
         """
         if not self._staged:
             return
@@ -105,60 +112,83 @@ class CurrentTable:
         columns.update(STAMPED_KINDS)
         columns[DELETED] = LANDING_KINDS[DELETED]
         columns[DELETED_AT] = LANDING_KINDS[DELETED_AT]
-        merge = _Merge(self._keys(staged[-1]), self._hard_delete, load_id, batched_at)
-        stored, merge.tombstones = self._read(columns)
+        keys = self._keys(staged[-1])
+        merge = _Merge(keys, self._hard_delete, load_id, batched_at)
+        tombstones = self._pointer.get("tombstones")
+        if tombstones:
+            merge.tombstones = self._storage.read_ipc(self._rel(tombstones))
         events = pa.concat_tables(
             [convert_table(batch.table, batch.kinds, columns) for batch in staged],
             promote_options="default",
         )
-        rows = _with_delete_columns(stamp(events, load_id, batched_at), batched_at)
+        events = _with_delete_columns(stamp(events, load_id, batched_at), batched_at)
         activations = []
         offset = 0
         for batch in staged:
             activations += [(offset + position, version) for position, version in batch.activations]
             offset += batch.table.num_rows
-        start = 0
-        for position, version in [*activations, (rows.num_rows, None)]:
-            stored = merge.apply(stored, rows.slice(start, position - start))
-            start = position
-            if version is not None:
-                stored = merge.retire(stored, version)
-        self._publish(stored, merge, columns, load_id, batched_at, activations)
+        published = {entry.get("bucket", 0): entry for entry in self._pointer.get("files", [])}
+        parts = _Parts(self._storage, self._rel, f"current/gen={load_id}", self._compression)
+        order = list(dict.fromkeys([*self._pointer.get("column_order", []), *events.schema.names]))
+        parts.schema = _reference_schema(events.schema, columns, order)
+        if self._pointer and self._pointer.get("buckets", 1) != self._buckets:
+            merged = merge.run(self._read([*published.values()], columns), events, activations)
+            for bucket, rows in _split(merged, keys, self._buckets):
+                parts.write(bucket, rows)
+        else:
+            old_columns = self._pointer.get("columns")
+            changed = old_columns is not None and old_columns != columns
+            event_buckets = _bucket_ids(events, keys, self._buckets)
+            touched = set(range(self._buckets))
+            if self._buckets > 1 and not activations and not changed:
+                touched = set(pc.unique(event_buckets).to_pylist())
+            for bucket in range(self._buckets):
+                if bucket not in touched:
+                    if bucket in published:
+                        parts.keep(published[bucket])
+                    continue
+                stored = self._read([published[bucket]] if bucket in published else [], columns)
+                if self._buckets == 1:
+                    parts.write(bucket, merge.run(stored, events, activations))
+                    continue
+                mask = pc.equal(event_buckets, bucket)
+                local = _positions_within(mask, activations)
+                parts.write(bucket, merge.run(stored, events.filter(mask), local))
+        self._publish(
+            parts.finish(), merge, columns, parts.schema.names, load_id, batched_at, activations
+        )
 
     def _keys(self, batch: Batch) -> list[str]:
         return ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
 
-    def _read(self, columns: dict[str, str]) -> tuple[pa.Table | None, pa.Table | None]:
-        """The published table in today's column kinds, and its tombstones."""
-        if not self._pointer:
-            return None, None
-        parts = [self._storage.read_table(self._rel(f["path"])) for f in self._pointer["files"]]
-        table = pa.concat_tables(parts) if parts else None
-        if table is not None:
-            table = convert_table(table, self._pointer["columns"], columns)
-        tombstones = self._pointer.get("tombstones")
-        return table, self._storage.read_ipc(self._rel(tombstones)) if tombstones else None
+    def _read(self, entries: list[dict], columns: dict[str, str]) -> pa.Table | None:
+        """Published files, in today's column kinds."""
+        if not entries:
+            return None
+        parts = [self._storage.read_table(self._rel(entry["path"])) for entry in entries]
+        table = pa.concat_tables(parts, promote_options="default")
+        return convert_table(table, self._pointer["columns"], columns)
 
     def _publish(
         self,
-        table: pa.Table,
+        entries: list[dict],
         merge: _Merge,
         columns: dict[str, str],
+        column_order: list[str],
         load_id: str,
         batched_at: datetime.datetime,
         activations: list[tuple[int, int]],
     ) -> None:
         generation = f"current/gen={load_id}"
-        path = f"{generation}/part-00000.parquet"
-        size = self._storage.write_table(self._rel(path), table, self._compression)
         tombstones = None
         if merge.tombstones is not None and merge.tombstones.num_rows:
             tombstones = f"{generation}/tombstones.arrow"
             self._storage.write_ipc(self._rel(tombstones), merge.tombstones)
-        min_ts, max_ts = ts_range(table)
-        table_version = pc.max(table[TABLE_VERSION]).as_py() if table.num_rows else None
         activated = [version for _, version in activations]
-        previous = self._pointer.get("generation")
+        low = [entry["min_ts"] for entry in entries if entry.get("min_ts") is not None]
+        high = [entry["max_ts"] for entry in entries if entry.get("max_ts") is not None]
+        versions = [e["table_version"] for e in entries if e.get("table_version") is not None]
+        previous = self._pointer
         self._pointer = {
             "format": 1,
             "mode": "current",
@@ -166,20 +196,23 @@ class CurrentTable:
             "load_id": load_id,
             "committed_at": batched_at.isoformat(),
             "generation": generation,
-            "files": [{"path": path, "rows": table.num_rows, "bytes": size}],
+            "buckets": self._buckets,
+            "files": entries,
             "tombstones": tombstones,
-            "rows": table.num_rows,
-            "deleted_rows": pc.sum(table[DELETED]).as_py() or 0,
-            "min_ts": min_ts,
-            "max_ts": max_ts,
-            "table_version": table_version,
-            "activated_version": max([*activated, self._pointer.get("activated_version") or 0])
-            or None,
-            "columns": {name: columns[name] for name in table.column_names if name in columns},
+            "rows": sum(entry["rows"] for entry in entries),
+            "deleted_rows": sum(entry.get("deleted_rows", 0) for entry in entries),
+            "min_ts": min(low, default=None),
+            "max_ts": max(high, default=None),
+            "table_version": max(versions, default=None),
+            "activated_version": max([*activated, previous.get("activated_version") or 0]) or None,
+            "columns": columns,
+            "column_order": column_order,
         }
         self._storage.write_json(self._rel(POINTER), self._pointer)
         self.columns = self._pointer["columns"]
-        keep = {generation.split("/")[1], (previous or "").split("/")[-1]}
+        keep = {generation.split("/")[1]}
+        for pointer in (self._pointer, previous):
+            keep |= {entry["path"].split("/")[1] for entry in pointer.get("files", [])}
         for name in self._storage.list(self._rel("current")):
             if name.startswith("gen=") and name not in keep:
                 self._storage.delete_dir(self._rel(f"current/{name}"))
@@ -257,6 +290,18 @@ class _Merge:
                 result = rows.take(pc.if_else(fresh_delete, slots, winners[_ROW]))
         return result.drop_columns([_SRC, _ROW])
 
+    def run(
+        self, stored: pa.Table | None, events: pa.Table, activations: list[tuple[int, int]]
+    ) -> pa.Table:
+        """Apply events in order, each ACTIVATE_VERSION after the events before its position."""
+        start = 0
+        for position, version in [*activations, (events.num_rows, None)]:
+            stored = self.apply(stored, events.slice(start, position - start))
+            start = position
+            if version is not None:
+                stored = self.retire(stored, version)
+        return stored
+
     def retire(self, table: pa.Table, version: int) -> pa.Table:
         """Retire rows of versions older than `version` (ACTIVATE_VERSION)."""
         old = pc.and_(
@@ -304,6 +349,93 @@ class _Merge:
         )
         kept = joined.filter(alive)[_ROW]
         return events.take(kept.take(pc.sort_indices(kept)))
+
+
+class _Parts:
+    """The files of a new generation: rewritten buckets, and buckets kept as they were."""
+
+    def __init__(
+        self, storage: Storage, rel: t.Callable[[str], str], generation: str, compression: str
+    ) -> None:
+        self._storage = storage
+        self._rel = rel
+        self._generation = generation
+        self._compression = compression
+        self._entries: dict[int, dict] = {}
+        self.schema = pa.schema([])
+
+    def write(self, bucket: int, table: pa.Table) -> None:
+        """Write a bucket (with every column of the table, null where it had none)."""
+        if table.num_rows == 0:
+            return
+        for field in self.schema:
+            if field.name not in table.column_names:
+                table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        table = table.select(self.schema.names).cast(self.schema)
+        path = f"{self._generation}/part-{bucket:05d}.parquet"
+        size = self._storage.write_table(self._rel(path), table, self._compression)
+        min_ts, max_ts = ts_range(table)
+        self._entries[bucket] = {
+            "bucket": bucket,
+            "path": path,
+            "rows": table.num_rows,
+            "bytes": size,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "deleted_rows": pc.sum(table[DELETED]).as_py() or 0,
+            "table_version": pc.max(table[TABLE_VERSION]).as_py(),
+        }
+
+    def keep(self, entry: dict) -> None:
+        self._entries[entry.get("bucket", 0)] = entry
+
+    def finish(self) -> list[dict]:
+        """The entries by bucket; an empty table still gets one (empty) file to read."""
+        if not self._entries:
+            empty = self.schema.empty_table()
+            path = f"{self._generation}/part-00000.parquet"
+            size = self._storage.write_table(self._rel(path), empty, self._compression)
+            self._entries[0] = {"bucket": 0, "path": path, "rows": 0, "bytes": size}
+        return [self._entries[bucket] for bucket in sorted(self._entries)]
+
+
+def _reference_schema(events: pa.Schema, columns: dict[str, str], order: list[str]) -> pa.Schema:
+    """Every column of the table, in a lasting order (the published one, then new ones in
+    their events' order), typed as the events have it, else as its kind is stored; all
+    nullable, so that the files of every bucket have the very same schema."""
+    names = [name for name in order if name in columns]
+    names += sorted(set(columns) - set(names))
+    types = {field.name: field.type for field in events}
+    return pa.schema(
+        [pa.field(name, types.get(name) or ARROW_TYPES[columns[name]]) for name in names]
+    )
+
+
+def _bucket_ids(table: pa.Table, keys: list[str], buckets: int) -> pa.Array:
+    """The bucket of each row: a stable hash of its key (CRC-32 of its text)."""
+    if buckets == 1:
+        return pa.nulls(0, pa.int64())  # one bucket: every row is in it, nothing to compute
+    rows = zip(*(table[key].to_pylist() for key in keys))
+    return pa.array(
+        [zlib.crc32("\x1f".join(map(str, row)).encode()) % buckets for row in rows], pa.int64()
+    )
+
+
+def _split(table: pa.Table, keys: list[str], buckets: int) -> t.Iterator[tuple[int, pa.Table]]:
+    if buckets == 1:
+        yield 0, table
+        return
+    ids = _bucket_ids(table, keys, buckets)
+    for bucket in range(buckets):
+        yield bucket, table.filter(pc.equal(ids, bucket))
+
+
+def _positions_within(mask: pa.Array, activations: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Activation positions among the rows `mask` keeps (rows before each position)."""
+    if not activations:
+        return []
+    before = pc.cumulative_sum(mask.cast(pa.int64())).to_pylist()
+    return [(before[position - 1] if position else 0, version) for position, version in activations]
 
 
 def _tag(table: pa.Table, source: int) -> pa.Table:

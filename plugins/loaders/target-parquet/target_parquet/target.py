@@ -177,6 +177,14 @@ class TargetParquet(Target):
             "`_deleted = true` and `_deleted_at`.",
         ),
         th.Property(
+            "current_buckets",
+            th.IntegerType(nullable=False, minimum=1, maximum=4096),
+            default=1,
+            description="Mode `current`: split each table into this many files by a hash of "
+            "its key, so that a checkpoint rewrites, and holds in memory, only the buckets "
+            "its changes fall into (at most 4096; changing it rewrites the table once).",
+        ),
+        th.Property(
             "state_interval_seconds",
             th.NumberType(nullable=False),
             default=60,
@@ -258,6 +266,7 @@ class TargetParquet(Target):
                     self._load_ids,
                     compression,
                     hard_delete=bool(self.config["hard_delete"]),
+                    buckets=int(self.config["current_buckets"]),
                 )
             else:
                 self._landings[stream] = ChangeLog(

@@ -109,3 +109,11 @@ def test_a_bad_batch_leaves_committed_data_untouched(lake: Path, tmp_path: Path)
     assert sorted((lake / "users" / "_manifests").glob("*.json")) == manifests_before
     assert sorted(cdc_files(lake, "users")) == sorted(before)
     assert json.loads(manifests_before[0].read_text())["rows"] == 1
+
+
+def test_an_out_of_range_bucket_count_is_a_config_error(lake: Path, tmp_path: Path) -> None:
+    config = {"destination_path": str(lake), "mode": "current", "current_buckets": 0}
+    result = run_cli(config, singer_lines(GOOD), tmp_path)
+    assert result.returncode != 0
+    assert "current_buckets" in result.stderr
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))

@@ -225,18 +225,26 @@ def test_staged_batches_merge_as_if_applied_one_by_one(tmp_path: Path, hard_dele
     for round_number in range(3):
         messages = random_history(rng)
         views = []
-        for batch_size_rows, interval in [(1000, 1000), (3, 1000), (1, 0)]:
-            lake = tmp_path / f"{round_number}-{batch_size_rows}-{interval}"
+        for batch_size_rows, interval, buckets in [
+            (1000, 1000, 1),
+            (3, 1000, 1),
+            (1, 0, 1),
+            (1000, 1000, 3),
+            (2, 0, 3),
+        ]:
+            lake = tmp_path / f"{round_number}-{batch_size_rows}-{interval}-{buckets}"
             config = current(
                 lake,
                 batch_size_rows=batch_size_rows,
                 state_interval_seconds=interval,
                 hard_delete=hard_delete,
+                current_buckets=buckets,
             )
             run(config, messages)
             views.append(user_view(lake))
-        # one merge of everything; one per 3 records; one per record (a checkpoint at each)
-        assert views[0] == views[1] == views[2]
+        # one merge of everything; one per 3 records; one per record (a checkpoint at each);
+        # the same in 3 buckets, at once and a checkpoint per 2 records
+        assert all(view == views[0] for view in views)
         assert views[0], "the history left rows"
 
 
@@ -271,3 +279,59 @@ def test_every_state_follows_the_publication_of_the_rows_before_it(lake: Path) -
     assert len(published_at_state) >= 2
     for n, max_ts in published_at_state.items():
         assert max_ts >= 1_000 + n  # every record before STATE(n) is in the published table
+
+
+# ---- buckets: a checkpoint rewrites only the buckets its changes fall into -------------------
+
+
+def generations(lake: Path, stream: str) -> set[str]:
+    return {p.name for p in (lake / stream / "current").glob("gen=*")}
+
+
+def test_buckets_rewrite_only_where_changes_fall(lake: Path) -> None:
+    config = current(lake, current_buckets=8)
+    run(config, users(*[upsert("users", f"k{n}", n, name=f"v{n}") for n in range(40)]))
+    first = pointer(lake, "users")
+    assert first["buckets"] == 8 and len(first["files"]) == 8
+    run(config, users(upsert("users", "k7", 100, name="changed")))
+    second = pointer(lake, "users")
+    rewritten = [e for e in second["files"] if second["generation"] in e["path"]]
+    assert (
+        len(rewritten) == 1
+        and rewritten[0]["rows"] == first["files"][rewritten[0]["bucket"]]["rows"]
+    )
+    rows = by_id(read_current(lake, "users"))
+    assert len(rows) == 40 and rows["k7"]["name"] == "changed" and rows["k8"]["name"] == "v8"
+    assert pq.read_schema(lake / "users" / rewritten[0]["path"]) == pq.read_schema(
+        lake / "users" / second["files"][0]["path"]
+    )
+    # files of the kept buckets stay where they are, the rest of old generations goes
+    assert generations(lake, "users") == {first["generation"][8:], second["generation"][8:]}
+    run(config, users(upsert("users", "k7", 101, name="again")))
+    kept = {e["path"].split("/")[1] for e in pointer(lake, "users")["files"]}
+    assert generations(lake, "users") >= kept
+
+
+def test_a_new_column_reaches_every_bucket(lake: Path) -> None:
+    config = current(lake, current_buckets=4)
+    run(config, users(*[upsert("users", f"k{n}", n, name=f"v{n}") for n in range(20)]))
+    email = {"type": ["string", "null"]}
+    run(
+        config,
+        [schema("users", name=NAME, age=AGE, email=email), upsert("users", "k1", 50, email="a@b")],
+    )
+    for entry in pointer(lake, "users")["files"]:
+        assert "email" in pq.read_schema(lake / "users" / entry["path"]).names
+    assert by_id(read_current(lake, "users"))["k1"]["email"] == "a@b"
+
+
+def test_changing_the_bucket_count_keeps_every_row(lake: Path) -> None:
+    messages = users(*[upsert("users", f"k{n}", n, name=f"v{n}") for n in range(30)])
+    run(current(lake), messages)
+    expected = user_view(lake)
+    for buckets in (5, 2, 1):
+        run(current(lake, current_buckets=buckets), users(upsert("users", "k3", 99, name="x")))
+        assert pointer(lake, "users")["buckets"] == buckets
+        assert len(pointer(lake, "users")["files"]) == buckets
+        expected["k3"] = ("x", None, 99, False)
+        assert user_view(lake) == expected
