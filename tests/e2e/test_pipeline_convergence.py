@@ -77,6 +77,9 @@ def test_random_pipeline_kills_converge(
             mode,
             TARGET_PARQUET_BATCH_SIZE_ROWS=str(rng.choice([50, 500, 5000])),
             TARGET_PARQUET_STATE_INTERVAL_SECONDS="1",
+            # hash buckets in `current`, compaction of small files in `cdc`
+            TARGET_PARQUET_CURRENT_BUCKETS=str(rng.choice([1, 3])),
+            TARGET_PARQUET_COMPACT_MIN_FILES=str(rng.choice([0, 2])),
         )
         for _ in range(rng.randrange(2, 4)):
             write_changes(store, rng, rng.randrange(20, 120), counter)

@@ -128,9 +128,14 @@ class CurrentTable:
             activations += [(offset + position, version) for position, version in batch.activations]
             offset += batch.table.num_rows
         published = {entry.get("bucket", 0): entry for entry in self._pointer.get("files", [])}
-        parts = _Parts(self._storage, self._rel, f"current/gen={load_id}", self._compression)
         order = list(dict.fromkeys([*self._pointer.get("column_order", []), *events.schema.names]))
-        parts.schema = _reference_schema(events.schema, columns, order)
+        parts = _Parts(
+            self._storage,
+            self._rel,
+            f"current/gen={load_id}",
+            self._compression,
+            _reference_schema(events.schema, columns, order),
+        )
         if self._pointer and self._pointer.get("buckets", 1) != self._buckets:
             merged = merge.run(self._read([*published.values()], columns), events, activations)
             for bucket, rows in _split(merged, keys, self._buckets):
@@ -355,14 +360,19 @@ class _Parts:
     """The files of a new generation: rewritten buckets, and buckets kept as they were."""
 
     def __init__(
-        self, storage: Storage, rel: t.Callable[[str], str], generation: str, compression: str
+        self,
+        storage: Storage,
+        rel: t.Callable[[str], str],
+        generation: str,
+        compression: str,
+        schema: pa.Schema,
     ) -> None:
         self._storage = storage
         self._rel = rel
         self._generation = generation
         self._compression = compression
+        self.schema = schema
         self._entries: dict[int, dict] = {}
-        self.schema = pa.schema([])
 
     def write(self, bucket: int, table: pa.Table) -> None:
         """Write a bucket (with every column of the table, null where it had none)."""
