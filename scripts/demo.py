@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from target_parquet.resolution import cdc_current_query
 
 from tap_convex.emulator import EmulatorClient
 from tap_convex.emulator.process import EmulatorProcess
@@ -98,10 +100,8 @@ def main() -> None:
         meltano_run(emulator)
         summarise("Second run (incremental) landed only the changes:", since_load=last_load)
     print(f"\nThe Parquet change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
-    print(f"""
-  SELECT * FROM read_parquet('{LAKE.relative_to(ROOT)}/users/date=*/*.parquet', union_by_name = true)
-  QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1 AND NOT _deleted;
-""")
+    query = cdc_current_query(str(LAKE.relative_to(ROOT) / "users"))
+    print("\n" + textwrap.indent(query, "  ") + ";\n")
 
 
 if __name__ == "__main__":

@@ -104,9 +104,13 @@ def _optional_int(value: Any) -> bool:
 
 
 def next_table_version(previous: int | None, snapshot_ts: int) -> int:
-    """Epoch seconds of the snapshot, strictly above any earlier version of the stream."""
-    seconds = snapshot_ts // 1_000_000_000
-    return seconds if previous is None else max(previous + 1, seconds)
+    """The snapshot's timestamp (ns), strictly above any earlier version of the stream.
+
+    Nanoseconds, not seconds: a snapshot that restarts without a saved position (its first
+    run was killed before any STATE was kept) gets a later timestamp, hence a newer version
+    whose ACTIVATE_VERSION retires what the abandoned one emitted, even within one second.
+    """
+    return snapshot_ts if previous is None else max(previous + 1, snapshot_ts)
 
 
 def snapshot_page_emitted(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from target_parquet.resolution import cdc_current_query
 
 from tap_convex.emulator import EmulatorServer
 
@@ -42,17 +43,10 @@ def meltano(
 
 
 def cdc_current_state(lake: Path, stream: str) -> dict[str, dict[str, Any]]:
-    """Resolve the change log: latest row per _id by _ts, then drop deletes."""
-    files = str(lake / stream / "date=*" / "*.parquet")
-    rows = (
-        duckdb.sql(
-            f"SELECT * FROM read_parquet('{files}', hive_partitioning = true, union_by_name = true) "
-            "QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1"
-        )
-        .to_arrow_table()
-        .to_pylist()
-    )
-    return {row["_id"]: row for row in rows if not row["_deleted"]}
+    """Resolve the change log by the README's recipe: rows of the last activated version
+    on, then the latest row per _id by _ts, then drop deletes."""
+    rows = duckdb.sql(cdc_current_query(str(lake / stream))).to_arrow_table().to_pylist()
+    return {row["_id"]: row for row in rows}
 
 
 def current_table(lake: Path, stream: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from target_parquet.resolution import cdc_current_query
 from target_parquet.target import TargetParquet
 
 CLI = str(Path(sys.executable).parent / "target-parquet")
@@ -155,15 +156,12 @@ def read_cdc(root: Path, stream: str) -> pa.Table:
 
 
 def resolve_cdc(root: Path, stream: str) -> list[dict]:
-    """Current state by the documented recipe: latest row per `_id` by `_ts`, then drop deletes."""
-    files = cdc_files(root, stream)
+    """Current state by the documented recipe (`cdc_current_query`), lineage left out."""
+    query = cdc_current_query(str(root / stream))
     rows = duckdb.sql(
-        f"""
-        SELECT * EXCLUDE ({", ".join(LINEAGE)}) FROM read_parquet({files}, union_by_name=true)
-        QUALIFY row_number() OVER (PARTITION BY _id ORDER BY _ts DESC) = 1
-        """
+        f"SELECT * EXCLUDE ({', '.join(LINEAGE)}, date) FROM ({query})"
     ).to_arrow_table()
-    return sorted((r for r in rows.to_pylist() if not r["_deleted"]), key=lambda r: r["_id"])
+    return sorted(rows.to_pylist(), key=lambda r: r["_id"])
 
 
 def pointer(root: Path, stream: str) -> dict:

@@ -144,3 +144,24 @@ def test_streams_without_convex_fields_are_appended_as_is(lake: Path) -> None:
     rows = read_cdc(lake, "plain").to_pylist()
     assert [(r["id"], r["v"]) for r in rows] == [(1, "x"), (1, "x")]
     assert manifests(lake, "plain")[0]["min_ts"] is None
+
+
+def test_the_recipe_drops_rows_a_later_activated_snapshot_no_longer_holds(lake: Path) -> None:
+    config = {"destination_path": str(lake)}
+    first = [
+        schema("users", name=NAME),
+        upsert("users", "a", 10, version=1, name="Ann"),
+        upsert("users", "b", 11, version=1, name="Bob"),  # gone by the next snapshot
+    ]
+    run(config, first)  # that snapshot never finished: no ACTIVATE_VERSION
+    second = [
+        schema("users", name=NAME),
+        upsert("users", "a", 10, version=2, name="Ann"),
+        activate("users", 2),
+        upsert("users", "c", 30, version=2, name="Cy"),
+    ]
+    run(config, second)
+    assert [(r["_id"], r["name"]) for r in resolve_cdc(lake, "users")] == [
+        ("a", "Ann"),
+        ("c", "Cy"),
+    ]
