@@ -113,6 +113,20 @@ def next_table_version(previous: int | None, snapshot_ts: int) -> int:
     return snapshot_ts if previous is None else max(previous + 1, snapshot_ts)
 
 
+def snapshot_pinned(bookmark: Bookmark, snapshot_ts: int, version: int) -> Bookmark:
+    """A new walk's snapshot, saved before any of its records go out: a run killed from then
+    on resumes this snapshot (from its start) rather than beginning another, whose change
+    log would start after deletes that records of this one may already have landed."""
+    return replace(
+        bookmark,
+        phase=SNAPSHOT,
+        snapshot_ts=snapshot_ts,
+        snapshot_cursor=None,
+        deltas_cursor=None,
+        table_version=version,
+    )
+
+
 def snapshot_page_emitted(
     bookmark: Bookmark, snapshot_ts: int, cursor: str, version: int
 ) -> Bookmark:

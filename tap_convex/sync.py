@@ -100,6 +100,11 @@ class SyncEngine:
                     key: state.next_table_version(self._bookmarks[key].table_version, page.snapshot)
                     for key in keys
                 }
+                for key in keys:
+                    self._bookmarks[key] = state.snapshot_pinned(
+                        self._bookmarks[key], page.snapshot, versions[key]
+                    )
+                self._checkpoint(keys)
             elif page.snapshot != snapshot:
                 raise ProtocolError(
                     f"list_snapshot changed the snapshot from {snapshot} to {page.snapshot} "

@@ -76,6 +76,8 @@ class ChangeLog:
         self._finish_compactions()
         self._read_manifests()
 
+    unpublished = False  # each commit is durable and visible at once
+
     def publish(self) -> None:
         """Nothing waits: each commit is already durable and visible."""
 

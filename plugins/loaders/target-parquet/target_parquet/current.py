@@ -94,6 +94,10 @@ class CurrentTable:
         self._staged.append(batch)
         self.columns = {**self.columns, **batch.kinds}
 
+    @property
+    def unpublished(self) -> bool:
+        return bool(self._staged)
+
     def publish(self) -> None:
         """Apply the staged batches to the published table and publish the result.
 

@@ -72,6 +72,10 @@ class Landing(t.Protocol):
     columns: dict[str, str]
     """Every column landed so far for the stream, by name, with its (widest) kind."""
 
+    @property
+    def unpublished(self) -> bool:
+        """Whether batches taken by `commit` still wait for `publish`."""
+
     def commit(self, batch: Batch) -> None:
         """Take the batch: durable and visible as one unit now, or at the next `publish`."""
 

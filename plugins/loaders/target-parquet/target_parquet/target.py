@@ -327,9 +327,17 @@ class TargetParquet(Target):
         return True
 
     def _process_state_message(self, message_dict: dict) -> None:
-        """Check the interval on STATE too, so STATE flows while records are sparse."""
+        """Pass STATE on at once when every row before it is landed and published (a tap's
+        STATE before its first records then reaches the orchestrator before any of them
+        can land); otherwise at the next checkpoint, whose interval is checked here too."""
         super()._process_state_message(message_dict)
-        self._handle_max_record_age()
+        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
+        if not any(sink.current_size for sink in sinks) and not any(
+            landing.unpublished for landing in self._landings.values()
+        ):
+            self.drain_all()
+        else:
+            self._handle_max_record_age()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """Name the line when the stream is unknown (the SDK raises a bare KeyError)."""
