@@ -5,7 +5,8 @@ a single ``list_snapshot`` walk at one pinned timestamp, and the change log is r
 one ``document_deltas`` walk whose exact selection covers every selected stream. Values are
 routed to streams by (``_component``, ``_table``). After each page, the records of that page
 are written first (grouped by stream, in page order within a stream) and the bookmarks that
-cover them second.
+cover them second. A new snapshot's timestamp is saved before any of its records, so a run
+killed at any point resumes that snapshot rather than starting another.
 """
 
 from __future__ import annotations
