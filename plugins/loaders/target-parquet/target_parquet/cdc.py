@@ -63,6 +63,8 @@ class LandedFile:
 class ChangeLog:
     """The change log of one stream."""
 
+    unpublished = False  # each commit is durable and visible at once
+
     def __init__(self, storage: Storage, stream: str, load_ids: LoadIds, compression: str) -> None:
         self.columns: dict[str, str] = {}
         self._storage = storage
@@ -75,8 +77,6 @@ class ChangeLog:
         self._roll_back_uncommitted()
         self._finish_compactions()
         self._read_manifests()
-
-    unpublished = False  # each commit is durable and visible at once
 
     def publish(self) -> None:
         """Nothing waits: each commit is already durable and visible."""
