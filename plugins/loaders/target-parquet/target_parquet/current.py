@@ -26,6 +26,7 @@ order by arrival; streams without `_id` use their key properties.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import typing as t
 import zlib
@@ -147,10 +148,10 @@ class CurrentTable:
         else:
             old_columns = self._pointer.get("columns")
             changed = old_columns is not None and old_columns != columns
-            event_buckets = _bucket_ids(events, keys, self._buckets)
+            rows_of = _rows_by_bucket(_bucket_ids(events, keys, self._buckets))
             touched = set(range(self._buckets))
             if self._buckets > 1 and not activations and not changed:
-                touched = set(pc.unique(event_buckets).to_pylist())
+                touched = set(rows_of)
             for bucket in range(self._buckets):
                 if bucket not in touched:
                     if bucket in published:
@@ -160,9 +161,9 @@ class CurrentTable:
                 if self._buckets == 1:
                     parts.write(bucket, merge.run(stored, events, activations))
                     continue
-                mask = pc.equal(event_buckets, bucket)
-                local = _positions_within(mask, activations)
-                parts.write(bucket, merge.run(stored, events.filter(mask), local))
+                rows = rows_of.get(bucket, pa.array([], pa.uint64()))
+                local = _positions_within(rows, activations)
+                parts.write(bucket, merge.run(stored, events.take(rows), local))
         self._publish(
             parts.finish(), merge, columns, parts.schema.names, load_id, batched_at, activations
         )
@@ -439,17 +440,27 @@ def _split(table: pa.Table, keys: list[str], buckets: int) -> t.Iterator[tuple[i
     if buckets == 1:
         yield 0, table
         return
-    ids = _bucket_ids(table, keys, buckets)
-    for bucket in range(buckets):
-        yield bucket, table.filter(pc.equal(ids, bucket))
+    for bucket, rows in sorted(_rows_by_bucket(_bucket_ids(table, keys, buckets)).items()):
+        yield bucket, table.take(rows)
 
 
-def _positions_within(mask: pa.Array, activations: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Activation positions among the rows `mask` keeps (rows before each position)."""
+def _rows_by_bucket(buckets: pa.Array) -> dict[int, pa.Array]:
+    """The row numbers of each bucket, ascending (one stable sort, not a pass per bucket)."""
+    order = pc.sort_indices(buckets)
+    rows: dict[int, pa.Array] = {}
+    start = 0
+    for entry in pc.value_counts(buckets.take(order)).to_pylist():
+        rows[entry["values"]] = order.slice(start, entry["counts"])
+        start += entry["counts"]
+    return rows
+
+
+def _positions_within(rows: pa.Array, activations: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Activation positions among a bucket's rows (how many of them come before each)."""
     if not activations:
         return []
-    before = pc.cumulative_sum(mask.cast(pa.int64())).to_pylist()
-    return [(before[position - 1] if position else 0, version) for position, version in activations]
+    numbers = rows.to_pylist()
+    return [(bisect.bisect_left(numbers, position), version) for position, version in activations]
 
 
 def _tag(table: pa.Table, source: int) -> pa.Table:
