@@ -32,11 +32,10 @@ _INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
 #: Where a page stops being plain: a ``"$`` (an encoded object, or one inside a string) or
 #: a ``"_`` that does not start one of the system keys of a streaming-export value.
 _NOT_PLAIN = re.compile(rb'"(?:\$|_(?!(?:component|table|ts|id|creationTime|deleted)":))')
-_CREATION_TIME_KEY = b'"_creationTime":'
-#: A ``_creationTime`` key and its number. On a plain page every key spelled
-#: ``"_creationTime"`` is followed directly by ``:`` (see ``_NOT_PLAIN``), so counting this
-#: prefix counts the keys, at any depth.
-_CREATION_TIME = re.compile(rb'"_creationTime":(-?[0-9][0-9.eE+-]*)')
+#: A ``_creationTime`` key and its number (no number: the group is None). On a plain page
+#: every key spelled ``"_creationTime"`` is followed directly by ``:`` (see ``_NOT_PLAIN``),
+#: so this matches every such key, at any depth.
+_CREATION_TIME = re.compile(rb'"_creationTime":(-?[0-9][0-9.eE+-]*)?')
 
 
 class DocumentHead(msgspec.Struct, frozen=True, gc=False):
@@ -117,7 +116,7 @@ def _encoded(body: bytes, deletes: bool) -> PageBody | None:
     """The page with its values kept encoded, or None when that cannot be shown exact."""
     parts = _CREATION_TIME.split(body)
     numbers = parts[1::2]
-    if body.count(_CREATION_TIME_KEY) != len(numbers):
+    if None in numbers:
         return None  # a _creationTime that is not a number
     try:
         parts[1::2] = [
