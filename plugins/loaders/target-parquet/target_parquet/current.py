@@ -164,9 +164,7 @@ class CurrentTable:
                 rows = rows_of.get(bucket, pa.array([], pa.uint64()))
                 local = _positions_within(rows, activations)
                 parts.write(bucket, merge.run(stored, events.take(rows), local))
-        self._publish(
-            parts.finish(), merge, columns, parts.schema.names, load_id, batched_at, activations
-        )
+        self._publish(parts, merge, columns, load_id, batched_at, activations)
 
     def _keys(self, batch: Batch) -> list[str]:
         return ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
@@ -181,15 +179,15 @@ class CurrentTable:
 
     def _publish(
         self,
-        entries: list[dict],
+        parts: _Parts,
         merge: _Merge,
         columns: dict[str, str],
-        column_order: list[str],
         load_id: str,
         batched_at: datetime.datetime,
         activations: list[tuple[int, int]],
     ) -> None:
-        generation = f"current/gen={load_id}"
+        entries = parts.finish()
+        generation = parts.generation
         tombstones = None
         if merge.tombstones is not None and merge.tombstones.num_rows:
             tombstones = f"{generation}/tombstones.arrow"
@@ -216,7 +214,7 @@ class CurrentTable:
             "table_version": max(versions, default=None),
             "activated_version": max([*activated, previous.get("activated_version") or 0]) or None,
             "columns": columns,
-            "column_order": column_order,
+            "column_order": parts.schema.names,
         }
         self._storage.write_json(self._rel(POINTER), self._pointer)
         self.columns = self._pointer["columns"]
@@ -374,7 +372,7 @@ class _Parts:
     ) -> None:
         self._storage = storage
         self._rel = rel
-        self._generation = generation
+        self.generation = generation
         self._compression = compression
         self.schema = schema
         self._entries: dict[int, dict] = {}
@@ -387,7 +385,7 @@ class _Parts:
             if field.name not in table.column_names:
                 table = table.append_column(field, pa.nulls(table.num_rows, field.type))
         table = table.select(self.schema.names).cast(self.schema)
-        path = f"{self._generation}/part-{bucket:05d}.parquet"
+        path = f"{self.generation}/part-{bucket:05d}.parquet"
         size = self._storage.write_table(self._rel(path), table, self._compression)
         min_ts, max_ts = ts_range(table)
         self._entries[bucket] = {
@@ -408,7 +406,7 @@ class _Parts:
         """The entries by bucket; an empty table still gets one (empty) file to read."""
         if not self._entries:
             empty = self.schema.empty_table()
-            path = f"{self._generation}/part-00000.parquet"
+            path = f"{self.generation}/part-00000.parquet"
             size = self._storage.write_table(self._rel(path), empty, self._compression)
             self._entries[0] = {"bucket": 0, "path": path, "rows": 0, "bytes": size}
         return [self._entries[bucket] for bucket in sorted(self._entries)]
