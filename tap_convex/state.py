@@ -117,18 +117,11 @@ def snapshot_pinned(bookmark: Bookmark, snapshot_ts: int, version: int) -> Bookm
     """A new walk's snapshot, saved before any of its records go out: a run killed from then
     on resumes this snapshot (from its start) rather than beginning another, whose change
     log would start after deletes that records of this one may already have landed."""
-    return replace(
-        bookmark,
-        phase=SNAPSHOT,
-        snapshot_ts=snapshot_ts,
-        snapshot_cursor=None,
-        deltas_cursor=None,
-        table_version=version,
-    )
+    return snapshot_page_emitted(bookmark, snapshot_ts, None, version)
 
 
 def snapshot_page_emitted(
-    bookmark: Bookmark, snapshot_ts: int, cursor: str, version: int
+    bookmark: Bookmark, snapshot_ts: int, cursor: str | None, version: int
 ) -> Bookmark:
     return replace(
         bookmark,
