@@ -1,6 +1,6 @@
 """How fast the Convex emulator serves ``list_snapshot`` and ``document_deltas`` pages.
 
-The emulator (``python -m tap_convex.emulator.cli --docs N --port 0``) runs in its own
+The emulator (``python -m convex_emulator.cli --docs N --port 0``) runs in its own
 process, so client and server do not share a GIL. One keep-alive ``httpx`` client then:
 
 * walks ``list_snapshot`` end to end (POST, JSON body, page limit 1024): once **cold** (the
@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from tap_convex.emulator.process import EmulatorProcess
+from convex_emulator.process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_DOCS_PER_SECOND = 200_000

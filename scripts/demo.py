@@ -13,8 +13,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from target_parquet.resolution import cdc_current_query
 
-from tap_convex.emulator import EmulatorClient
-from tap_convex.emulator.process import EmulatorProcess
+from convex_emulator import EmulatorClient
+from convex_emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "output" / "demo"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tap_convex.emulator import Clock, EmulatorServer, Store, StoreConfig
+from convex_emulator import Clock, EmulatorServer, Store, StoreConfig
 
 FROZEN_START_NS = 1_750_000_000_000_000_000
 

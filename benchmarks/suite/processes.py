@@ -14,8 +14,8 @@ from typing import Any
 
 from suite.results import Sample
 from suite.settings import DELTAS_PAGE_LIMIT, PROCESS_TIMEOUT_S, REPO_ROOT
-from tap_convex.emulator.client import EmulatorClient
-from tap_convex.emulator.process import EmulatorProcess
+from convex_emulator.client import EmulatorClient
+from convex_emulator.process import EmulatorProcess
 
 
 def _process_tree_rss_bytes(root: int) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 from target_parquet.resolution import cdc_current_query
 
-from tap_convex.emulator import EmulatorServer
+from convex_emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"

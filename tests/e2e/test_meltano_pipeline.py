@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store, datasets
+from convex_emulator import EmulatorServer, Store, datasets
 from tests.e2e.pipeline import (
     MELTANO,
     ROOT,

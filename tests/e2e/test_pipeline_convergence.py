@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 from tests.e2e.pipeline import (
     MELTANO,
     ROOT,

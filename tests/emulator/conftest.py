@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorServer
+from convex_emulator import EmulatorServer
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorClient, EmulatorServer, Store
+from convex_emulator import EmulatorClient, EmulatorServer, Store
 
 from .helpers import assert_error, delta_values, list_snapshot, snapshot_values
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorServer
+from convex_emulator import EmulatorServer
 
 from .helpers import assert_error
 

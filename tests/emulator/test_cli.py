@@ -71,7 +71,7 @@ def test_cli_rejects_a_missing_load_file(tmp_path: Path) -> None:
 
 def test_cli_main_builds_the_configured_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process: the flags reach the store config and server options."""
-    from tap_convex.emulator import cli, server
+    from convex_emulator import cli, server
 
     captured = {}
 

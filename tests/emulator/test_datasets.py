@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tap_convex.emulator import Clock, Store, StoreConfig, datasets
-from tap_convex.emulator.formats import EXPORT, from_wire, to_wire
+from convex_emulator import Clock, Store, StoreConfig, datasets
+from convex_emulator.formats import EXPORT, from_wire, to_wire
 
 from .helpers import snapshot_values
 

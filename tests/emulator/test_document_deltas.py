@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 
 from .helpers import assert_error, delta_pages, delta_values, document_deltas, list_snapshot
 

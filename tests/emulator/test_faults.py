@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 
 from .helpers import assert_error
 

@@ -9,9 +9,9 @@ import math
 import httpx
 import pytest
 
-from tap_convex.emulator import Store
-from tap_convex.emulator.errors import ConvexError
-from tap_convex.emulator.formats import (
+from convex_emulator import Store
+from convex_emulator.errors import ConvexError
+from convex_emulator.formats import (
     CLEAN,
     ENCODED,
     EXPORT,

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 
 from .helpers import assert_error, list_snapshot, snapshot_pages, snapshot_values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tap_convex.emulator import EmulatorServer
+from convex_emulator import EmulatorServer
 
 SELECTION = {"_other": "excl", "": {"_other": "excl", "t": {"_other": "incl"}}}
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tap_convex.emulator import Store
+from convex_emulator import Store
 
 from .helpers import assert_error
 

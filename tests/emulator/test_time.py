@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tap_convex.emulator import Store
+from convex_emulator import Store
 
 from ..conftest import FROZEN_START_NS
 from .helpers import delta_values, list_snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tap_convex.emulator import Store
+from convex_emulator import Store
 
 from .helpers import document_deltas, list_snapshot
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store, datasets
+from convex_emulator import EmulatorServer, Store, datasets
 from tests.tap.harness import config_for
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_convex.emulator import EmulatorServer
+from convex_emulator import EmulatorServer
 from tap_convex.tap import TapConvex
 
 TAP_COMMAND = str(Path(sys.executable).with_name("tap-convex"))

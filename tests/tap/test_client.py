@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_convex.client import ConvexClient, parse_deltas_page, parse_snapshot_page
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 from tap_convex.errors import ConvexApiError, ConvexAuthError, ProtocolError
 from tap_convex.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 from tests.tap.harness import Output, Replica, run_and_kill, run_tap, source_documents
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tap_convex.discovery import PERMISSIVE, property_schema, stream_name
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 from tests.tap.harness import discover, run_tap, run_tap_process
 
 

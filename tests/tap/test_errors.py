@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 from tap_convex.errors import ConfigError
 from tap_convex.settings import Settings
 from tests.tap.harness import Replica, run_tap, run_tap_process, source_documents

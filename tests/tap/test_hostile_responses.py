@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 from tests.tap.harness import Replica, parse_lines, run_tap, run_tap_process, source_documents
 
 

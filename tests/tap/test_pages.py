@@ -13,7 +13,7 @@ import msgspec
 from singer_sdk import singerlib as singer
 
 from tap_convex.convert import RecordConverter
-from tap_convex.emulator.formats import ENCODED, dumps, to_wire
+from convex_emulator.formats import ENCODED, dumps, to_wire
 from tap_convex.output import CheckpointFlushingWriter
 from tap_convex.pages import decode_page, prepare_page
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_convex.emulator import EmulatorServer, Store, datasets
+from convex_emulator import EmulatorServer, Store, datasets
 from tests.tap.harness import Output, Replica, run_and_kill, run_tap, source_documents
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_convex.emulator import EmulatorServer, Store, datasets
+from convex_emulator import EmulatorServer, Store, datasets
 from tap_convex.tap import TapConvex
 
 _store = Store(seed=3)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tap_convex.emulator import EmulatorServer, Fault, Store
+from convex_emulator import EmulatorServer, Fault, Store
 from tests.tap.harness import run_tap_process
 
 DEBUG = {"LOGLEVEL": "DEBUG"}

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 from tests.tap.harness import Replica, discover, run_tap, source_documents
 
 

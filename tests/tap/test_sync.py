@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 from tests.tap.harness import Replica, run_tap, source_documents
 
 DEMO_STREAMS = {

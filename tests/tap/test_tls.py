@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tap_convex.emulator import EmulatorServer, Store, datasets
+from convex_emulator import EmulatorServer, Store, datasets
 from tests.tap.harness import run_tap, run_tap_process
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_convex.convert import RecordConverter, creation_time_to_datetime, ts_to_datetime
-from tap_convex.emulator import EmulatorServer, Store
+from convex_emulator import EmulatorServer, Store
 from tests.tap.harness import run_tap, run_tap_process
 
 

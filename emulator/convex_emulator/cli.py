@@ -9,10 +9,10 @@ import signal
 import sys
 from pathlib import Path
 
-from tap_convex.emulator import datasets
-from tap_convex.emulator.clock import Clock
-from tap_convex.emulator.server import EmulatorServer, ServerOptions
-from tap_convex.emulator.store import DAY_SECONDS, Store, StoreConfig
+from convex_emulator import datasets
+from convex_emulator.clock import Clock
+from convex_emulator.server import EmulatorServer, ServerOptions
+from convex_emulator.store import DAY_SECONDS, Store, StoreConfig
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tap_convex.emulator import formats
-from tap_convex.emulator.store import Store
+from convex_emulator import formats
+from convex_emulator.store import Store
 
 DEMO_COMPONENT = "waitlist"
 _WORDS = ("convex", "parquet", "delta", "snapshot", "lake", "river", "stream", "tap", "cursor")

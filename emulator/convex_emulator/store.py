@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tap_convex.emulator import formats
-from tap_convex.emulator.clock import NANOS_PER_SECOND, Clock
-from tap_convex.emulator.errors import ConvexError, internal_error
-from tap_convex.emulator.selection import (
+from convex_emulator import formats
+from convex_emulator.clock import NANOS_PER_SECOND, Clock
+from convex_emulator.errors import ConvexError, internal_error
+from convex_emulator.selection import (
     ALL_COLUMNS,
     EVERYTHING,
     Selection,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tap_convex.emulator import formats
-from tap_convex.emulator.errors import ConvexError
-from tap_convex.emulator.store import Store, Tablet
+from convex_emulator import formats
+from convex_emulator.errors import ConvexError
+from convex_emulator.store import Store, Tablet
 
 Shape = dict[str, Any]
 SYSTEM_COLUMNS = ["_creationTime", "_id"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tap_convex.emulator import datasets, formats
-from tap_convex.emulator.faults import Fault
+from convex_emulator import datasets, formats
+from convex_emulator.faults import Fault
 
 if TYPE_CHECKING:
-    from tap_convex.emulator.server import EmulatorServer
+    from convex_emulator.server import EmulatorServer
 
 
 def handle(

@@ -18,11 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tap_convex.emulator import admin, formats, shapes
-from tap_convex.emulator.errors import ConvexError
-from tap_convex.emulator.faults import REWRITE_KINDS, Fault, FaultPlan
-from tap_convex.emulator.selection import EVERYTHING, parse_selection_args
-from tap_convex.emulator.store import Store, StoreConfig
+from convex_emulator import admin, formats, shapes
+from convex_emulator.errors import ConvexError
+from convex_emulator.faults import REWRITE_KINDS, Fault, FaultPlan
+from convex_emulator.selection import EVERYTHING, parse_selection_args
+from convex_emulator.store import Store, StoreConfig
 
 API_ENDPOINTS = {
     "test_streaming_export_connection": ("GET",),
@@ -89,7 +89,7 @@ class EmulatorServer:
     """A running emulator: a :class:`Store` served over loopback HTTP.
 
     Use it in-process (``with EmulatorServer(store) as server: ...``) or through the
-    ``convex-emulator`` command and :class:`~tap_convex.emulator.client.EmulatorClient`.
+    ``convex-emulator`` command and :class:`~convex_emulator.client.EmulatorClient`.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ class EmulatorProcess:
     """Start ``convex-emulator`` with ``options``, wait until it serves, stop it on exit."""
 
     def __init__(self, *options: str, stderr_path: Path | None = None) -> None:
-        command = [sys.executable, "-m", "tap_convex.emulator.cli", "--port", "0", *options]
+        command = [sys.executable, "-m", "convex_emulator.cli", "--port", "0", *options]
         started = time.perf_counter()
         stderr = stderr_path.open("wb") if stderr_path else subprocess.DEVNULL
         try:
