@@ -1,5 +1,8 @@
 """HTTP access to a deployment's streaming-export API: auth, timeouts, retries, error meaning.
 
+Transport only: what a page body holds is :mod:`tap_convex.pages`' business, passed in as
+the ``decode`` of a request (so a truncated body is retried like a dropped connection).
+
 Every request has a timeout. 429, 5xx, timeouts and dropped or truncated responses are
 retried with exponential backoff and jitter (honouring ``Retry-After``) up to a bound; auth,
 permission and argument errors are not. The deploy key never appears in a message.
@@ -12,10 +15,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
@@ -26,10 +27,13 @@ from tap_convex.errors import (
     ConvexApiError,
     ConvexAuthError,
     PositionExpiredError,
-    ProtocolError,
 )
-from tap_convex.pages import EncodedDocument, PageBody, decode_page
-from tap_convex.settings import Settings
+from tap_convex.pages import DeltasPage, SnapshotPage, deltas_page, snapshot_page
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_convex.settings import Settings
 
 WIRE_FORMAT = "convex_encoded_json"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -43,25 +47,6 @@ _AUTH_HINTS = {
 }
 
 logger = logging.getLogger("tap_convex")
-
-
-@dataclass(frozen=True)
-class SnapshotPage:
-    values: list[dict[str, Any]]
-    snapshot: int
-    cursor: str | None
-    has_more: bool
-    plain: bool = False  # values can be converted in place (see pages.prepare_page)
-    documents: list[EncodedDocument] | None = None  # the values, kept encoded, instead
-
-
-@dataclass(frozen=True)
-class DeltasPage:
-    values: list[dict[str, Any]]
-    cursor: int
-    has_more: bool
-    plain: bool = False
-    documents: list[EncodedDocument] | None = None
 
 
 class ConvexClient:
@@ -83,28 +68,26 @@ class ConvexClient:
         )
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
 
     # ---- endpoints ------------------------------------------------------------------------
 
     def test_connection(self) -> None:
+        """Raise unless the deployment answers the streaming-export API with this key."""
         self._request("GET", "test_streaming_export_connection")
 
-    def table_column_names(self) -> dict[str, list[dict[str, Any]]]:
-        body = self._request("GET", "get_table_column_names")
-        if not isinstance(body, dict) or not isinstance(body.get("byComponent"), dict):
-            raise ProtocolError("get_table_column_names answered without a byComponent object.")
-        return body["byComponent"]
+    def table_column_names(self) -> Any:
+        """``get_table_column_names``: every table's columns, by component."""
+        return self._request("GET", "get_table_column_names")
 
-    def json_schemas(self) -> dict[str, dict[str, Any]]:
-        body = self._request(
+    def json_schemas(self) -> Any:
+        """``json_schemas``: every table's inferred schema, by component."""
+        return self._request(
             "GET",
             "json_schemas",
             params={"deltaSchema": "true", "format": WIRE_FORMAT, "byComponent": "true"},
         )
-        if not isinstance(body, dict):
-            raise ProtocolError("json_schemas answered with something other than an object.")
-        return body
 
     def list_snapshot(
         self,
@@ -115,7 +98,7 @@ class ConvexClient:
         keep_encoded: bool = False,
     ) -> SnapshotPage:
         """One page; ``keep_encoded`` asks for plain pages' values as encoded documents."""
-        page: PageBody = self._request(
+        page: SnapshotPage = self._request(
             "POST",
             "list_snapshot",
             json={
@@ -124,20 +107,21 @@ class ConvexClient:
                 "selection": selection,
                 "format": WIRE_FORMAT,
             },
-            decode=partial(decode_page, keep_encoded=keep_encoded),
+            decode=partial(snapshot_page, keep_encoded=keep_encoded),
         )
-        return parse_snapshot_page(page.fields, page.plain, page.documents)
+        return page
 
     def document_deltas(
         self, cursor: int, selection: dict[str, Any], *, keep_encoded: bool = False
     ) -> DeltasPage:
-        page: PageBody = self._request(
+        """One page of the change log after ``cursor``."""
+        page: DeltasPage = self._request(
             "POST",
             "document_deltas",
             json={"cursor": cursor, "selection": selection, "format": WIRE_FORMAT},
-            decode=partial(decode_page, keep_encoded=keep_encoded, deletes=True),
+            decode=partial(deltas_page, keep_encoded=keep_encoded),
         )
-        return parse_deltas_page(page.fields, page.plain, page.documents)
+        return page
 
     # ---- transport ------------------------------------------------------------------------
 
@@ -165,7 +149,7 @@ class ConvexClient:
                     headers={"Content-Type": "application/json"} if json is not None else None,
                 )
                 status = response.status_code
-                if status == 200:
+                if status == httpx.codes.OK:
                     try:
                         return decode(response.content)
                     except msgspec.DecodeError:
@@ -187,7 +171,8 @@ class ConvexClient:
             if attempt > self._settings.max_retries:
                 raise ConvexApiError(
                     f"{problem}; gave up after {attempt} attempts. Check that "
-                    f"{self._settings.deployment_url} is reachable and healthy, or raise max_retries."
+                    f"{self._settings.deployment_url} is reachable and healthy, or raise "
+                    "max_retries."
                 )
             delay = self._backoff(attempt, retry_after)
             logger.warning(
@@ -203,8 +188,8 @@ class ConvexClient:
         ceiling = self._settings.retry_backoff_max_seconds
         if retry_after is not None:
             return min(retry_after, ceiling)
-        base = min(ceiling, self._settings.retry_backoff_seconds * 2 ** (attempt - 1))
-        return base * random.uniform(0.5, 1.0)
+        base = min(ceiling, self._settings.retry_backoff_seconds * 2.0 ** (attempt - 1))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
     def _raise_if_final(self, endpoint: str, response: httpx.Response) -> None:
         status = response.status_code
@@ -257,62 +242,3 @@ def _retry_after_seconds(header: str | None) -> float | None:
         if parsed is None:
             return None
         return max(0.0, parsed.timestamp() - time.time())
-
-
-#: What every value must carry to be routed, keyed and ordered (values kept encoded are
-#: checked by the same types as they are decoded, see ``pages.DocumentHead``).
-_SYSTEM_KEYS = (("_component", str), ("_table", str), ("_id", str), ("_ts", int))
-
-
-def _check_system_keys(endpoint: str, values: list[dict[str, Any]]) -> None:
-    for value in values:
-        for key, kind in _SYSTEM_KEYS:
-            if type(value.get(key)) is not kind:
-                article = "an integer" if kind is int else "a string"
-                raise ProtocolError(
-                    f"{endpoint} sent a value without {article} {key}; "
-                    "the deployment is not behaving as Convex does."
-                )
-
-
-def parse_snapshot_page(
-    body: Any, plain: bool = False, documents: list[EncodedDocument] | None = None
-) -> SnapshotPage:
-    """Check a ``list_snapshot`` answer against the protocol before anything is emitted."""
-    if not isinstance(body, dict):
-        raise ProtocolError("list_snapshot answered with something other than an object.")
-    values, snapshot, cursor, has_more = (
-        body.get("values"),
-        body.get("snapshot"),
-        body.get("cursor"),
-        body.get("hasMore"),
-    )
-    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
-        raise ProtocolError("list_snapshot answered without a list of values.")
-    _check_system_keys("list_snapshot", values)
-    if type(snapshot) is not int or type(has_more) is not bool:
-        raise ProtocolError(
-            "list_snapshot answered without an integer snapshot and a hasMore flag."
-        )
-    if cursor is not None and not isinstance(cursor, str):
-        raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
-    if has_more and cursor is None:
-        raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
-    return SnapshotPage(values, snapshot, cursor, has_more, plain, documents)
-
-
-def parse_deltas_page(
-    body: Any, plain: bool = False, documents: list[EncodedDocument] | None = None
-) -> DeltasPage:
-    """Check a ``document_deltas`` answer against the protocol before anything is emitted."""
-    if not isinstance(body, dict):
-        raise ProtocolError("document_deltas answered with something other than an object.")
-    values, cursor, has_more = body.get("values"), body.get("cursor"), body.get("hasMore")
-    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
-        raise ProtocolError("document_deltas answered without a list of values.")
-    _check_system_keys("document_deltas", values)
-    if type(cursor) is not int or type(has_more) is not bool:
-        raise ProtocolError(
-            "document_deltas answered without an integer cursor and a hasMore flag."
-        )
-    return DeltasPage(values, cursor, has_more, plain, documents)

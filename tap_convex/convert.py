@@ -19,15 +19,15 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from tap_convex.timestamps import creation_time_to_datetime, ts_to_datetime
+
 if TYPE_CHECKING:
     from tap_convex.pages import DocumentHead
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _KEPT_SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
 #: What a live document's JSON gains to become its record's JSON: the landing fields that
 #: ``RecordConverter.document`` appends, in the same order.
@@ -37,7 +37,8 @@ _encode = msgspec.json.Encoder().encode
 
 
 def _special_float(payload: str) -> float:
-    return struct.unpack("<d", base64.b64decode(payload))[0]
+    (value,) = struct.unpack("<d", base64.b64decode(payload))
+    return float(value)
 
 
 def _float_text(value: float) -> str | float:
@@ -73,32 +74,6 @@ def decode_nested(value: Any) -> Any:
     if kind is list:
         return [decode_nested(item) for item in value]
     return value
-
-
-_SECOND_TEXT: dict[int, str] = {}
-
-
-def _microseconds_to_text(microseconds: int) -> str:
-    """RFC 3339 UTC with microseconds; the date-and-second part is cached, since documents
-    written together share it and formatting a datetime costs more than the rest."""
-    seconds, fraction = divmod(microseconds, 1_000_000)
-    prefix = _SECOND_TEXT.get(seconds)
-    if prefix is None:
-        if len(_SECOND_TEXT) > 4096:
-            _SECOND_TEXT.clear()
-        prefix = (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-        _SECOND_TEXT[seconds] = prefix
-    return f"{prefix}.{fraction:06d}+00:00"
-
-
-def creation_time_to_datetime(milliseconds: float) -> str:
-    """Convex ``_creationTime`` (float ms since the epoch) as RFC 3339 UTC, microsecond precision."""
-    return _microseconds_to_text(round(milliseconds * 1000))
-
-
-def ts_to_datetime(nanoseconds: int) -> str:
-    """A commit timestamp (int ns) as RFC 3339 UTC, truncated to microseconds."""
-    return _microseconds_to_text(nanoseconds // 1000)
 
 
 class RecordConverter:
@@ -159,13 +134,13 @@ class RecordConverter:
                 continue
             if type(item) is dict:
                 is_special, decoded = _special(item)
-                if is_special:
-                    if key in self._number_only and type(decoded) is str:
-                        decoded = None
-                    item = decoded
-                else:
-                    item = decode_nested(item)
+                if not is_special:
+                    decoded = decode_nested(item)
+                elif key in self._number_only and type(decoded) is str:
+                    decoded = None  # NaN or an infinity in a number column
+                fields[key] = decoded
             elif type(item) is list:
-                item = decode_nested(item)
-            fields[key] = item
+                fields[key] = decode_nested(item)
+            else:
+                fields[key] = item
         return fields

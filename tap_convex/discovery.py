@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_convex.client import ConvexClient
 from tap_convex.errors import ConvexApiError, ProtocolError, TapConvexError
+
+if TYPE_CHECKING:
+    from tap_convex.client import ConvexClient
 
 logger = logging.getLogger("tap_convex")
 
@@ -30,6 +32,10 @@ METADATA_PROPERTIES: dict[str, Any] = {
     "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"},
 }
 _SCALARS = {"string": "string", "number": "number", "boolean": "boolean"}
+_SPECIAL_SCHEMAS: dict[str, dict[str, Any]] = {
+    "$integer": {"type": ["integer", "null"]},
+    "$bytes": {"type": ["string", "null"], "contentEncoding": "base64"},
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class TableInfo:
 
 
 def stream_name(component: str, table: str) -> str:
+    """The Singer stream name of a (component, table)."""
     if component == "":
         return table
     return component.replace("/", "__") + "__" + table
@@ -51,9 +58,14 @@ def stream_name(component: str, table: str) -> str:
 
 def discover_tables(client: ConvexClient) -> list[TableInfo]:
     """List every table of every component, typed from ``json_schemas`` where possible."""
-    columns = client.table_column_names()
+    answer = client.table_column_names()
+    if not isinstance(answer, dict) or not isinstance(answer.get("byComponent"), dict):
+        raise ProtocolError("get_table_column_names answered without a byComponent object.")
+    columns: dict[str, Any] = answer["byComponent"]
     try:
         typed = client.json_schemas()
+        if not isinstance(typed, dict):
+            raise ProtocolError("json_schemas answered with something other than an object.")
     except ConvexApiError as error:
         logger.warning(
             "json_schemas failed (%s); tables are discovered from their column names, with "
@@ -115,22 +127,14 @@ def property_schema(convex_schema: Any) -> dict[str, Any]:
         kept = [option for option in options if option != {"type": "null"}]
         if _is_float_with_specials(kept):
             return {"type": ["number", "null"]}  # non-finite values arrive as null
-        if len(kept) == 1:
-            return property_schema(kept[0])
-        return dict(PERMISSIVE)
+        return property_schema(kept[0]) if len(kept) == 1 else dict(PERMISSIVE)
     kind = convex_schema.get("type")
-    if kind in _SCALARS:
-        return {"type": [_SCALARS[kind], "null"]}
     if kind == "object":
         special = _special_kind(convex_schema)
-        if special == "$integer":
-            return {"type": ["integer", "null"]}
-        if special == "$bytes":
-            return {"type": ["string", "null"], "contentEncoding": "base64"}
-        return {"type": ["object", "null"]}
+        return dict(_SPECIAL_SCHEMAS.get(special or "", {"type": ["object", "null"]}))
     if kind == "array":
         return {"type": ["array", "null"], "items": dict(PERMISSIVE)}
-    return dict(PERMISSIVE)
+    return {"type": [_SCALARS[kind], "null"]} if kind in _SCALARS else dict(PERMISSIVE)
 
 
 def _special_kind(convex_schema: dict[str, Any]) -> str | None:
@@ -138,7 +142,7 @@ def _special_kind(convex_schema: dict[str, Any]) -> str | None:
     if isinstance(properties, dict) and len(properties) == 1:
         (name,) = properties
         if name in ("$integer", "$bytes", "$float"):
-            return name
+            return str(name)
     return None
 
 

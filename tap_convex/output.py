@@ -5,10 +5,13 @@ from __future__ import annotations
 import atexit
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+
+if TYPE_CHECKING:
+    from tap_convex.pages import Records
 
 BLOCK_BYTES = 1 << 16
 
@@ -28,6 +31,7 @@ class CheckpointFlushingWriter(MsgSpecWriter):
         atexit.register(self.flush)
 
     def write_message(self, message: singer.Message) -> None:
+        """Buffer a message; a STATE (or a full block) is written out at once."""
         self._pending += self.format_message(message)
         if message.type == singer.SingerMessageType.STATE or len(self._pending) >= BLOCK_BYTES:
             self.flush()
@@ -35,33 +39,25 @@ class CheckpointFlushingWriter(MsgSpecWriter):
     def write_records(
         self,
         stream: str,
-        records: list[dict[str, Any]],
+        records: Records,
         version: int | None,
         time_extracted: datetime,
     ) -> None:
-        """RECORD messages of one stream, encoded as ``write_message`` would encode them but
-        without building a message object per record (the hot path of a sync)."""
-        self.write_encoded_records(
-            stream, [encoder.encode(record) for record in records], version, time_extracted
-        )
-
-    def write_encoded_records(
-        self,
-        stream: str,
-        records: list[bytes],
-        version: int | None,
-        time_extracted: datetime,
-    ) -> None:
-        """RECORD messages of one stream around records already encoded as JSON objects."""
+        """RECORD messages of one stream, as ``write_message`` would encode them but without a
+        message object per record (the hot path of a sync). Records may already be encoded
+        JSON objects (pages that kept their values encoded) or dicts."""
+        if records and type(records[0]) is not bytes:
+            records = [encoder.encode(record) for record in records]
         head = b'{"type":"RECORD","stream":%s,"record":' % encoder.encode(stream)
         trailer: dict[str, Any] = {} if version is None else {"version": version}
         trailer["time_extracted"] = time_extracted.astimezone(timezone.utc)
         tail = b",%s\n" % encoder.encode(trailer)[1:]
-        self._pending += head + (tail + head).join(records) + tail
+        self._pending += head + (tail + head).join(cast("list[bytes]", records)) + tail
         if len(self._pending) >= BLOCK_BYTES:
             self.flush()
 
     def flush(self) -> None:
+        """Write everything buffered to stdout."""
         if not self._pending:
             return
         out = sys.stdout.buffer

@@ -1,4 +1,9 @@
-"""Page bodies of ``list_snapshot`` and ``document_deltas``, before any value is converted.
+"""Page bodies of ``list_snapshot`` and ``document_deltas``: decoding, protocol checks, records.
+
+The client hands this module a 200 answer's bytes; it checks the answer against the protocol
+(:class:`~tap_convex.errors.ProtocolError` before anything is emitted) and gives the engine
+one way to turn a page into records, whatever form its values took
+(:meth:`PageValues.records`).
 
 Most of a sync's time goes into pages, so the work on them is done on the whole body in C
 (regular expressions, msgspec) wherever that is exact:
@@ -20,11 +25,15 @@ import binascii
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import msgspec
 
-from tap_convex.convert import creation_time_to_datetime
+from tap_convex.errors import ProtocolError
+from tap_convex.timestamps import creation_time_to_datetime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 # An int64 exactly as Convex writes it (compact JSON, padded standard base64 of 8 bytes).
 # In valid JSON these bytes can only be structure: a quote inside a string is escaped.
@@ -55,7 +64,7 @@ class _EncodedPage(msgspec.Struct):
     values: list[msgspec.Raw]
     snapshot: Any = None
     cursor: Any = None
-    hasMore: Any = None
+    hasMore: Any = None  # noqa: N815 - the wire's name
 
 
 class _PageHeads(msgspec.Struct):
@@ -66,17 +75,75 @@ _ENCODED_PAGE = msgspec.json.Decoder(_EncodedPage)
 _PAGE_HEADS = msgspec.json.Decoder(_PageHeads)
 
 #: A value kept encoded: its system keys, and its JSON (a ``msgspec.Raw`` view of the body).
-EncodedDocument = tuple[DocumentHead, msgspec.Raw]
+EncodedDocument: TypeAlias = tuple[DocumentHead, msgspec.Raw]
+#: A table: (component path, table name).
+Key: TypeAlias = tuple[str, str]
+#: One stream's records of a page: all encoded JSON objects, or all dicts.
+Records: TypeAlias = list[bytes] | list[dict[str, Any]]
+
+
+class RecordBuilder(Protocol):
+    """Turns one value into one record (:class:`tap_convex.convert.RecordConverter`)."""
+
+    def encoded(self, head: DocumentHead, document: msgspec.Raw) -> bytes:
+        """The record's JSON, from a value kept encoded."""
+
+    def document(self, value: dict[str, Any], deleted: bool, plain: bool) -> dict[str, Any]:
+        """The record, from a decoded value."""
 
 
 @dataclass(frozen=True)
-class PageBody:
-    """A decoded page: its fields, with ``values`` decoded, or empty when ``documents`` holds
-    them encoded."""
+class PageValues:
+    """A page's values, decoded (``values``) or kept encoded (``documents``, when not None).
 
-    fields: Any
+    ``plain`` says decoded values need no value-by-value decoding (see :func:`prepare_page`);
+    ``deletes`` says the endpoint may mark values ``_deleted`` (``document_deltas``).
+    """
+
+    values: list[dict[str, Any]]
     plain: bool
+    deletes: bool
     documents: list[EncodedDocument] | None = None
+
+    def records(
+        self, builders: Mapping[Key, RecordBuilder], wanted: Callable[[Key, int], bool]
+    ) -> dict[Key, Records]:
+        """The records of the values ``wanted(table, _ts)`` accepts, per table in page order."""
+        batches: dict[Key, Any] = {}
+        if self.documents is not None:
+            for head, document in self.documents:
+                key = (head.component, head.table)
+                if wanted(key, head.ts):
+                    encoded = builders[key].encoded(head, document)
+                    batches.setdefault(key, []).append(encoded)
+            return batches
+        deletes, plain = self.deletes, self.plain
+        for value in self.values:
+            key = (value["_component"], value["_table"])
+            if wanted(key, value["_ts"]):
+                deleted = deletes and value.get("_deleted") is True
+                record = builders[key].document(value, deleted, plain)
+                batches.setdefault(key, []).append(record)
+        return batches
+
+
+@dataclass(frozen=True)
+class SnapshotPage:
+    """One checked ``list_snapshot`` answer."""
+
+    values: PageValues
+    snapshot: int
+    cursor: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class DeltasPage:
+    """One checked ``document_deltas`` answer."""
+
+    values: PageValues
+    cursor: int
+    has_more: bool
 
 
 def prepare_page(body: bytes) -> tuple[bytes, bool]:
@@ -98,21 +165,73 @@ def prepare_page(body: bytes) -> tuple[bytes, bool]:
     return body, _NOT_PLAIN.search(body) is None
 
 
-def decode_page(content: bytes, *, keep_encoded: bool = False, deletes: bool = False) -> PageBody:
-    """Parse a page body; with ``keep_encoded``, a plain page keeps its values encoded.
+def snapshot_page(content: bytes, *, keep_encoded: bool = False) -> SnapshotPage:
+    """Decode and check a ``list_snapshot`` body; with ``keep_encoded``, a plain page keeps
+    its values encoded. Malformed JSON raises ``msgspec.DecodeError`` (the client retries
+    it, as a truncated answer); anything else off-protocol raises ``ProtocolError``."""
+    fields, values = _decode(content, "list_snapshot", keep_encoded, deletes=False)
+    snapshot, cursor, has_more = fields.get("snapshot"), fields.get("cursor"), fields.get("hasMore")
+    if type(snapshot) is not int or type(has_more) is not bool:
+        raise ProtocolError(
+            "list_snapshot answered without an integer snapshot and a hasMore flag."
+        )
+    if cursor is not None and not isinstance(cursor, str):
+        raise ProtocolError("list_snapshot answered with a cursor that is not a string.")
+    if has_more and cursor is None:
+        raise ProtocolError("list_snapshot said hasMore but gave no cursor to continue from.")
+    return SnapshotPage(values, snapshot, cursor, has_more)
 
-    ``deletes`` says the endpoint may send ``_deleted`` (``document_deltas``); a snapshot
-    value that carries it anyway takes the decoded path, which ignores it.
+
+def deltas_page(content: bytes, *, keep_encoded: bool = False) -> DeltasPage:
+    """Decode and check a ``document_deltas`` body (see :func:`snapshot_page`)."""
+    fields, values = _decode(content, "document_deltas", keep_encoded, deletes=True)
+    cursor, has_more = fields.get("cursor"), fields.get("hasMore")
+    if type(cursor) is not int or type(has_more) is not bool:
+        raise ProtocolError(
+            "document_deltas answered without an integer cursor and a hasMore flag."
+        )
+    return DeltasPage(values, cursor, has_more)
+
+
+def _decode(
+    content: bytes, endpoint: str, keep_encoded: bool, *, deletes: bool
+) -> tuple[dict[str, Any], PageValues]:
+    """The page's other fields, and its values checked for the system keys every value needs.
+
+    A snapshot value that carries ``_deleted`` anyway takes the decoded path, which ignores it.
     """
     body, plain = prepare_page(content)
     if plain and keep_encoded:
         encoded = _encoded(body, deletes)
         if encoded is not None:
             return encoded
-    return PageBody(msgspec.json.decode(body), plain)
+    fields = msgspec.json.decode(body)
+    if not isinstance(fields, dict):
+        raise ProtocolError(f"{endpoint} answered with something other than an object.")
+    values = fields.get("values")
+    if not isinstance(values, list) or not all(type(v) is dict for v in values):
+        raise ProtocolError(f"{endpoint} answered without a list of values.")
+    _check_system_keys(endpoint, values)
+    return fields, PageValues(values, plain, deletes)
 
 
-def _encoded(body: bytes, deletes: bool) -> PageBody | None:
+#: What every value must carry to be routed, keyed and ordered (values kept encoded are
+#: checked by the same types as they are decoded, see ``DocumentHead``).
+_SYSTEM_KEYS = (("_component", str), ("_table", str), ("_id", str), ("_ts", int))
+
+
+def _check_system_keys(endpoint: str, values: list[dict[str, Any]]) -> None:
+    for value in values:
+        for key, kind in _SYSTEM_KEYS:
+            if type(value.get(key)) is not kind:
+                article = "an integer" if kind is int else "a string"
+                raise ProtocolError(
+                    f"{endpoint} sent a value without {article} {key}; "
+                    "the deployment is not behaving as Convex does."
+                )
+
+
+def _encoded(body: bytes, deletes: bool) -> tuple[dict[str, Any], PageValues] | None:
     """The page with its values kept encoded, or None when that cannot be shown exact."""
     parts = _CREATION_TIME.split(body)
     numbers = parts[1::2]
@@ -132,10 +251,5 @@ def _encoded(body: bytes, deletes: bool) -> PageBody | None:
         return None  # some _creationTime was not a top-level one: only those are dates
     if not deletes and any(head.deleted is not msgspec.UNSET for head in heads):
         return None
-    fields = {
-        "values": [],
-        "snapshot": page.snapshot,
-        "cursor": page.cursor,
-        "hasMore": page.hasMore,
-    }
-    return PageBody(fields, True, list(zip(heads, page.values, strict=True)))
+    fields = {"snapshot": page.snapshot, "cursor": page.cursor, "hasMore": page.hasMore}
+    return fields, PageValues([], True, deletes, list(zip(heads, page.values, strict=True)))

@@ -7,8 +7,10 @@ built here, in one way: ``incl``/``excl`` literals (understood by old and new se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 INCLUDED = "incl"
 EXCLUDED = "excl"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
 from tap_convex.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ON_EXPIRED_CHOICES = ("resnapshot", "fail")
 
@@ -73,6 +75,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "is over 5 days old; 'fail' stops the sync instead.",
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.NumberType,
+        default=30,
+        title="Progress interval (seconds)",
+        description="During a walk, log at most one INFO line this often: the phase, records so "
+        "far, records/s, the table being snapshotted and how far behind the change log is. "
+        "0 turns the heartbeat off.",
+    ),
+    th.Property(
         "ca_bundle",
         th.StringType,
         title="CA bundle",
@@ -92,6 +103,8 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 @dataclass(frozen=True)
 class Settings:
+    """Validated settings; ``repr`` never shows the deploy key."""
+
     deployment_url: str
     deploy_key: str
     request_timeout: float = 120.0
@@ -99,6 +112,7 @@ class Settings:
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     on_expired_position: str = "resnapshot"
+    progress_interval_seconds: float = 30.0
     ca_bundle: str | None = None
     allow_insecure_http: bool = False
 
@@ -123,6 +137,9 @@ class Settings:
             retry_backoff_seconds=_positive(config, "retry_backoff_seconds", 1.0, allow_zero=True),
             retry_backoff_max_seconds=_positive(config, "retry_backoff_max_seconds", 60.0),
             on_expired_position=config.get("on_expired_position") or "resnapshot",
+            progress_interval_seconds=_positive(
+                config, "progress_interval_seconds", 30.0, allow_zero=True
+            ),
             ca_bundle=config.get("ca_bundle") or None,
             allow_insecure_http=bool(config.get("allow_insecure_http")),
         )

@@ -1,27 +1,31 @@
 """The Singer stream of one Convex table, and the one place that touches SDK internals.
 
 Records of every stream come from one shared walk (see :mod:`tap_convex.sync`), so the sync
-engine writes messages through the small adapter methods below rather than ``Stream.sync``.
+writes messages through the small adapter methods below rather than ``Stream.sync``. No
+other module of the tap uses a private name of the SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from singer_sdk import Stream
+from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_convex.convert import RecordConverter
-from tap_convex.discovery import TableInfo
 from tap_convex.selection import build_selection
 from tap_convex.state import Bookmark, from_state
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from datetime import datetime
+
+    from tap_convex.discovery import TableInfo
+    from tap_convex.output import CheckpointFlushingWriter
+    from tap_convex.pages import Records
     from tap_convex.tap import TapConvex
 
 
@@ -37,7 +41,7 @@ class ConvexTableStream(Stream):
     """One (component, table) of the deployment."""
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # values are built to fit the schema
-    primary_keys = ["_id"]  # noqa: RUF012 - the SDK expects a list
+    primary_keys = ["_id"]  # noqa: RUF012 - the SDK declares it as a list attribute
     replication_key = "_ts"
     is_sorted = False
 
@@ -49,10 +53,12 @@ class ConvexTableStream(Stream):
 
     @property
     def key(self) -> tuple[str, str]:
+        """The table's identity: (component path, table name)."""
         return self.info.component, self.info.table
 
     @property
     def metadata(self) -> singer.MetadataMapping:
+        """The SDK's metadata, with the raw Convex identity on the stream's root entry."""
         mapping = super().metadata
         root = mapping.root
         if not isinstance(root, ConvexStreamMetadata):
@@ -81,10 +87,12 @@ class ConvexTableStream(Stream):
     # ---- bookmarks -------------------------------------------------------------------------
 
     def read_bookmark(self) -> Bookmark:
+        """This stream's bookmark in the tap's state (a fresh snapshot when absent)."""
         raw = self.tap_state.get("bookmarks", {}).get(self.name)
         return from_state(self.name, raw, self.info.component, self.info.table)
 
     def write_bookmark(self, bookmark: Bookmark) -> None:
+        """Put the bookmark in the tap's state; the next STATE message carries it."""
         state = self.stream_state
         state.clear()
         state.update(bookmark.to_state())
@@ -92,6 +100,7 @@ class ConvexTableStream(Stream):
     # ---- message adapters (SDK internals, isolated here) -----------------------------------
 
     def write_schema(self) -> None:
+        """Emit this stream's SCHEMA message."""
         self._write_schema_message()
 
     @property
@@ -108,40 +117,43 @@ class ConvexTableStream(Stream):
             )
         return self._plain_output
 
-    def write_records(
-        self, records: list[dict[str, Any]], version: int | None, extracted_at: datetime
-    ) -> None:
+    def write_records(self, records: Records, version: int | None, extracted_at: datetime) -> None:
+        """Write a page's records of this stream: encoded JSON objects (only pages of
+        streams with ``plain_output``) or dicts."""
         if self.plain_output:
-            self._tap.message_writer.write_records(self.name, records, version, extracted_at)
+            writer = cast("CheckpointFlushingWriter", self._tap.message_writer)
+            writer.write_records(self.name, records, version, extracted_at)
             self.state_manager.is_flushed = False
         else:
             self._stream_version = version
-            for record in records:
+            for record in cast("list[dict[str, Any]]", records):
                 self._write_record_message(record)
 
-    def write_encoded_records(
-        self, records: list[bytes], version: int | None, extracted_at: datetime
-    ) -> None:
-        """Write records already encoded as JSON; only for a stream with ``plain_output``."""
-        self._tap.message_writer.write_encoded_records(self.name, records, version, extracted_at)
-        self.state_manager.is_flushed = False
-
     def activate_version(self, version: int) -> None:
+        """Emit ACTIVATE_VERSION: targets drop this stream's rows of older versions."""
         self._write_activate_version_message(version)
 
     # ---- standalone reads (connection tests and dry runs) ----------------------------------
 
-    def get_records(self, context: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:  # noqa: ARG002 - one table has no partitions
         """Read this table alone from a fresh snapshot; a full sync never comes through here."""
-        client = self._tap.client
+        client = cast("TapConvex", self._tap).client
         selection = build_selection([(*self.key, self.excluded_columns())])
         snapshot: int | None = None
         cursor: str | None = None
+        builders = {self.key: self.converter}
         while True:
             page = client.list_snapshot(snapshot, cursor, selection)
             snapshot, cursor = page.snapshot, page.cursor
-            for value in page.values:
-                if (value.get("_component"), value.get("_table")) == self.key:
-                    yield self.converter.document(value, deleted=False)
+            for records in page.values.records(builders, self._is_own).values():
+                yield from cast("list[dict[str, Any]]", records)
             if not page.has_more:
                 return
+
+    def _is_own(self, key: tuple[str, str], _ts: int) -> bool:
+        return key == self.key
+
+
+def reset_state_progress_markers(tap: Tap) -> None:
+    """What the SDK's own ``sync_all`` does first: clear progress markers left in the state."""
+    tap._reset_state_progress_markers()

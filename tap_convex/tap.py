@@ -17,9 +17,10 @@ from tap_convex.client import ConvexClient
 from tap_convex.discovery import discover_tables
 from tap_convex.errors import TapConvexError
 from tap_convex.output import CheckpointFlushingWriter
+from tap_convex.progress import Progress
 from tap_convex.settings import CONFIG_SCHEMA, Settings
-from tap_convex.streams import ConvexTableStream
-from tap_convex.sync import SyncEngine
+from tap_convex.streams import ConvexTableStream, reset_state_progress_markers
+from tap_convex.sync import run_sync
 
 logger = logging.getLogger("tap_convex")
 # One line per HTTP request drowns the sync's own progress; failures are logged by the client.
@@ -35,7 +36,7 @@ class TapConvex(Tap):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = CheckpointFlushingWriter
     # No BATCH: records of all streams come from one shared walk, written as RECORD messages.
-    capabilities = [
+    capabilities = [  # noqa: RUF012 - the SDK declares it as a list attribute
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
@@ -48,13 +49,16 @@ class TapConvex(Tap):
 
     @cached_property
     def settings(self) -> Settings:
+        """The validated settings (a ConfigError names a bad one)."""
         return Settings.from_config(self.config)
 
     @cached_property
     def client(self) -> ConvexClient:
+        """One connection pool for the whole run."""
         return ConvexClient(self.settings)
 
     def discover_streams(self) -> list[ConvexTableStream]:
+        """One stream per table of every component."""
         return [ConvexTableStream(self, info) for info in discover_tables(self.client)]
 
     def run_discovery(self) -> str:
@@ -65,6 +69,7 @@ class TapConvex(Tap):
             self.client.close()
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Refuse a state that is not a Singer state with a bookmarks map, in one line."""
         if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
             raise TapConvexError(
                 "The state is not a Singer state object with a 'bookmarks' map; pass the last "
@@ -72,9 +77,13 @@ class TapConvex(Tap):
             )
         super().load_state(state)
 
-    def sync_all(self) -> None:
+    # The SDK marks sync_all final: its loop syncs streams one by one, each with its own
+    # requests, while this tap reads every table in one shared snapshot walk and one
+    # change-log walk. Overriding it is the one way to keep that cost (one walk, whatever the
+    # number of tables), so it is overridden on purpose.
+    def sync_all(self) -> None:  # type: ignore[misc]  # one shared walk instead of per stream
         """Replace the SDK's stream-by-stream loop with one shared walk for all streams."""
-        self._reset_state_progress_markers()
+        reset_state_progress_markers(self)
         self._warn_about_vanished_streams()
         # Everything allocated so far (the SDK, schemas, catalog) lives until exit: move it out
         # of the collector's view so its full collections stop rescanning it on every page.
@@ -84,14 +93,14 @@ class TapConvex(Tap):
             for stream in self.streams.values()
             if isinstance(stream, ConvexTableStream) and stream.selected
         ]
-        engine = SyncEngine(
-            self.client,
-            selected,
-            write_state=lambda: self.state_writer.write_state(self.state),
-            resnapshot_expired=self.settings.on_expired_position == "resnapshot",
-        )
         try:
-            engine.run()
+            run_sync(
+                self.client,
+                selected,
+                write_state=lambda: self.state_writer.write_state(self.state),
+                resnapshot_expired=self.settings.on_expired_position == "resnapshot",
+                progress=Progress(self.settings.progress_interval_seconds),
+            )
         finally:
             self.client.close()
 

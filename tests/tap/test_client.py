@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from tap_convex.client import ConvexClient, parse_deltas_page, parse_snapshot_page
 from convex_emulator import EmulatorServer, Fault, Store
+from tap_convex.client import ConvexClient
 from tap_convex.errors import ConvexApiError, ConvexAuthError, ProtocolError
+from tap_convex.pages import deltas_page, snapshot_page
 from tap_convex.settings import Settings
 
 SELECT_ALL = {"_other": "incl"}
@@ -64,7 +66,7 @@ def test_every_request_has_the_configured_timeout(store: Store, emulator: Emulat
 
 def test_snapshot_page_with_has_more_and_no_cursor_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="hasMore but gave no cursor"):
-        parse_snapshot_page({"values": [], "snapshot": 1, "cursor": None, "hasMore": True})
+        snapshot_page(b'{"values": [], "snapshot": 1, "cursor": null, "hasMore": true}')
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def test_snapshot_page_with_has_more_and_no_cursor_is_a_protocol_error() -> None
 )
 def test_malformed_snapshot_pages_are_protocol_errors(body: object) -> None:
     with pytest.raises(ProtocolError):
-        parse_snapshot_page(body)
+        snapshot_page(msgspec.json.encode(body))
 
 
 @pytest.mark.parametrize(
@@ -93,4 +95,4 @@ def test_malformed_snapshot_pages_are_protocol_errors(body: object) -> None:
 )
 def test_malformed_deltas_pages_are_protocol_errors(body: object) -> None:
     with pytest.raises(ProtocolError):
-        parse_deltas_page(body)
+        deltas_page(msgspec.json.encode(body))

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tap_convex.discovery import PERMISSIVE, property_schema, stream_name
 from convex_emulator import EmulatorServer, Store
+from tap_convex.discovery import PERMISSIVE, property_schema, stream_name
 from tests.tap.harness import discover, run_tap, run_tap_process
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import msgspec
 from singer_sdk import singerlib as singer
 
-from tap_convex.convert import RecordConverter
 from convex_emulator.formats import ENCODED, dumps, to_wire
+from tap_convex.convert import RecordConverter
 from tap_convex.output import CheckpointFlushingWriter
-from tap_convex.pages import decode_page, prepare_page
+from tap_convex.pages import PageValues, deltas_page, prepare_page, snapshot_page
 
 
 def encoded_page(documents: list[dict[str, Any]]) -> bytes:
@@ -89,10 +89,18 @@ def test_only_the_wire_system_keys_keep_a_page_plain() -> None:
 # ---- values kept encoded ---------------------------------------------------------------------
 
 
-def wire_page(values: list[dict[str, Any]]) -> bytes:
+def wire_page(values: list[dict[str, Any]], deltas: bool = False) -> bytes:
     """A page body as the server writes it, values given with their system keys."""
     encoded = [{key: to_wire(item, ENCODED) for key, item in v.items()} for v in values]
-    return dumps({"values": encoded, "cursor": 9, "hasMore": False}).encode()
+    position = {"cursor": 9} if deltas else {"snapshot": 9, "cursor": None}
+    return dumps({"values": encoded, **position, "hasMore": False}).encode()
+
+
+def page_values(body: bytes, deltas: bool, keep_encoded: bool = False) -> PageValues:
+    """A body decoded as ``document_deltas`` (``deltas``) or ``list_snapshot`` decodes it."""
+    if deltas:
+        return deltas_page(body, keep_encoded=keep_encoded).values
+    return snapshot_page(body, keep_encoded=keep_encoded).values
 
 
 def random_value(rng: random.Random, number: int, deltas: bool) -> dict[str, Any]:
@@ -121,16 +129,15 @@ def random_value(rng: random.Random, number: int, deltas: bool) -> dict[str, Any
 def records_both_ways(body: bytes, deltas: bool) -> tuple[list[bytes], list[bytes]] | None:
     """Records from values kept encoded, and from decoded values (None if not kept)."""
     converter = RecordConverter(frozenset(), ["_id", "_creationTime", "a", "b", "c", "d"])
-    kept = decode_page(body, keep_encoded=True, deletes=deltas)
+    kept = page_values(body, deltas, keep_encoded=True)
     if kept.documents is None:
         return None
-    decoded = decode_page(body)
-    for name in ("cursor", "hasMore"):
-        assert kept.fields[name] == decoded.fields[name]
+    decoded = page_values(body, deltas)
+    assert decoded.documents is None
     from_encoded = [converter.encoded(head, document) for head, document in kept.documents]
     from_decoded = [
         msgspec.json.encode(converter.document(v, v.get("_deleted") is True, decoded.plain))
-        for v in decoded.fields["values"]
+        for v in decoded.values
     ]
     return from_encoded, from_decoded
 
@@ -141,7 +148,7 @@ def test_encoded_values_give_the_same_record_bytes_as_decoded_ones() -> None:
     for round_number in range(300):
         deltas = round_number % 2 == 1
         values = [random_value(rng, n, deltas) for n in range(rng.randrange(1, 6))]
-        both = records_both_ways(wire_page(values), deltas)
+        both = records_both_ways(wire_page(values, deltas), deltas)
         if both is not None:
             kept_pages += 1
             assert both[0] == both[1]
@@ -157,20 +164,19 @@ def test_pages_not_shown_exact_keep_the_decoded_path() -> None:
     with_bytes = {**live, "b": b"\x01"}
     for value in [nested_creation, textual_creation, overflowing, with_bytes]:
         for deltas in (False, True):
-            page = decode_page(wire_page([live, value]), keep_encoded=True, deletes=deltas)
-            assert page.documents is None and len(page.fields["values"]) == 2
-    body = wire_page([live, deleted_in_snapshot])
-    assert decode_page(body, keep_encoded=True).documents is None
-    assert decode_page(body, keep_encoded=True, deletes=True).documents is not None
-    assert decode_page(wire_page([live])).documents is None  # only when asked
+            page = page_values(wire_page([live, value], deltas), deltas, keep_encoded=True)
+            assert page.documents is None and len(page.values) == 2
+    assert page_values(wire_page([live, deleted_in_snapshot]), False, True).documents is None
+    assert page_values(wire_page([live, deleted_in_snapshot], True), True, True).documents
+    assert page_values(wire_page([live]), False).documents is None  # only when asked
 
 
 def test_a_kept_page_rewrites_only_creation_time_keys_never_text() -> None:
     value = {"_component": "", "_table": "t", "_ts": 5, "_id": "a", "_creationTime": 1.5}
     value["text"] = 'a "_creationTime":7'  # a quote before "_" in text: not plain
-    assert decode_page(wire_page([value]), keep_encoded=True).documents is None
+    assert page_values(wire_page([value]), False, keep_encoded=True).documents is None
     value["text"] = 'a_creationTime":7'
-    page = decode_page(wire_page([value]), keep_encoded=True)
+    page = page_values(wire_page([value]), False, keep_encoded=True)
     assert page.documents is not None
     ((head, document),) = page.documents
     assert head.creation_time == "1970-01-01T00:00:00.001500+00:00"
@@ -184,9 +190,7 @@ def test_encoded_records_are_written_as_the_sdk_would_write_them() -> None:
         raw = io.BytesIO()
         with redirect_stdout(io.TextIOWrapper(raw, write_through=True)):
             writer = CheckpointFlushingWriter()
-            writer.write_encoded_records(
-                "my_stream", [msgspec.json.encode(record)] * 2, version, extracted
-            )
+            writer.write_records("my_stream", [msgspec.json.encode(record)] * 2, version, extracted)
             writer.write_records("my_stream", [record], version, extracted)
             writer.flush()
             written = raw.getvalue()

@@ -76,9 +76,11 @@ def test_a_change_log_state_of_release_0_1_0_reads_only_later_changes(
     assert resumed.records()[0]["likes"] == 2**60 + 1
     final = resumed.last_state
     assert final is not None
-    assert final["bookmarks"]["messages"]["deltas_cursor"] > (
-        state["bookmarks"]["messages"]["deltas_cursor"]
+    assert (
+        final["bookmarks"]["messages"]["deltas_cursor"]
+        > (state["bookmarks"]["messages"]["deltas_cursor"])
     )
-    assert final["bookmarks"]["messages"]["table_version"] == (
-        state["bookmarks"]["messages"]["table_version"]
+    assert (
+        final["bookmarks"]["messages"]["table_version"]
+        == (state["bookmarks"]["messages"]["table_version"])
     )

@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tap_convex.convert import RecordConverter, creation_time_to_datetime, ts_to_datetime
 from convex_emulator import EmulatorServer, Store
+from tap_convex.convert import RecordConverter
+from tap_convex.timestamps import creation_time_to_datetime, ts_to_datetime
 from tests.tap.harness import run_tap, run_tap_process
 
 
