@@ -1,10 +1,23 @@
-"""Fault injection: make chosen endpoints fail on demand, a bounded number of times."""
+"""Fault injection: make chosen endpoints fail on demand, a bounded number of times.
+
+A fault replaces the real answer of one request, after the request was served and logged, so
+a client sees a failure (or a hostile answer) exactly where a real deployment or proxy could
+give one. :func:`misbehave` writes that answer to the connection itself.
+"""
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from convex_emulator.responses import json_bytes, reason_phrase, response_head
+
+if TYPE_CHECKING:
+    from io import BufferedIOBase
 
 #: Hostile but well-formed answers: the real answer, rewritten by one protocol violation.
 REWRITE_KINDS = (
@@ -18,6 +31,7 @@ REWRITE_KINDS = (
 )
 FAULT_KINDS = ("status", "drop", "slow", "truncate", "html", "trickle", *REWRITE_KINDS)
 
+_DEFAULT_STATUS = 500
 _DEFAULT_CODES = {429: "RateLimited", 500: "InternalServerError", 503: "Overloaded"}
 
 
@@ -49,7 +63,7 @@ class Fault:
     kind: str = "status"
     count: int = 1
     skip: int = 0
-    status: int = 500
+    status: int = _DEFAULT_STATUS
     code: str | None = None
     message: str | None = None
     retry_after: float | None = None
@@ -111,3 +125,81 @@ class FaultPlan:
                     self._faults.remove(fault)
                 return fault
             return None
+
+
+_TRICKLE_PIECE = 1024  # bytes a ``trickle`` fault sends at a time
+_PROXY_ERROR = 502  # an ``html`` fault left at the default 500 looks like a proxy's 502
+
+
+def fault_status(fault: Fault) -> int:
+    """The status line a fault answers with (``drop``/``slow``/``truncate`` start a 200)."""
+    if fault.kind == "status":
+        return fault.status
+    if fault.kind == "html":
+        return fault.status if fault.status != _DEFAULT_STATUS else _PROXY_ERROR
+    return 200
+
+
+def misbehave(
+    fault: Fault, payload: bytes, wfile: BufferedIOBase, connection: socket.socket
+) -> bool:
+    """Answer with ``fault`` instead of the real ``payload``; True if the connection is closed."""
+    kind = fault.kind
+    if kind == "drop":
+        wfile.write(response_head(200, len(payload)) + payload[: len(payload) // 2])
+        wfile.flush()
+        connection.shutdown(socket.SHUT_RDWR)
+        return True
+    if kind == "trickle":
+        wfile.write(response_head(200, len(payload)))
+        for start in range(0, len(payload), _TRICKLE_PIECE):
+            time.sleep(fault.delay)
+            wfile.write(payload[start : start + _TRICKLE_PIECE])
+        return False
+    wfile.write(_replacement(fault, payload))
+    return False
+
+
+def _replacement(fault: Fault, payload: bytes) -> bytes:
+    """The whole response a fault answers with, for the kinds that send one at once."""
+    kind = fault.kind
+    if kind in REWRITE_KINDS:
+        body = rewrite(fault, payload)
+    elif kind == "slow":
+        time.sleep(fault.delay)
+        body = payload
+    elif kind == "truncate":
+        body = payload[: len(payload) // 2]
+    elif kind == "html":
+        status = fault_status(fault)
+        heading = f"{status} {reason_phrase(status) or 'Error'}"
+        page = f"<html><body><h1>{heading}</h1></body></html>".encode()
+        return response_head(status, len(page), "text/html") + page
+    else:
+        body = json_bytes(fault.error_body())
+        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+        return response_head(fault.status, len(body), extra_headers=headers) + body
+    return response_head(200, len(body)) + body
+
+
+def rewrite(fault: Fault, payload: bytes) -> bytes:
+    """The real answer with one protocol violation, still valid JSON."""
+    body = json.loads(payload)
+    kind = fault.kind
+    if kind == "null_cursor":
+        body["cursor"] = None
+    elif kind == "shift_snapshot":
+        body["snapshot"] = body["snapshot"] + 1
+    elif kind == "rewind_cursor":
+        body["cursor"] = body["cursor"] - 1_000_000_000
+    elif kind == "drop_field":
+        body.pop(fault.field or "values", None)
+    elif kind == "drop_value_field":
+        for value in body["values"]:
+            value.pop(fault.field or "_id", None)
+    elif kind == "mistype_value_field":
+        for value in body["values"]:
+            value[fault.field or "_id"] = ["unexpected"]
+    else:
+        body[fault.field or "values"] = "unexpected"
+    return json_bytes(body)

@@ -24,7 +24,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from convex_emulator.errors import ConvexError
+from convex_emulator.failures import ConvexError
 
 CLEAN = "json"
 ENCODED = "convex_encoded_json"

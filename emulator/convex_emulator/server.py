@@ -9,28 +9,23 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import ssl
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from convex_emulator import admin, formats, shapes
-from convex_emulator.errors import ConvexError
-from convex_emulator.faults import REWRITE_KINDS, Fault, FaultPlan
-from convex_emulator.selection import EVERYTHING, parse_selection_args
+from convex_emulator import admin, endpoints
+from convex_emulator.failures import ConvexError
+from convex_emulator.faults import FaultPlan, fault_status, misbehave
+from convex_emulator.responses import json_bytes, response_head
 from convex_emulator.store import Store, StoreConfig
 
-API_ENDPOINTS = {
-    "test_streaming_export_connection": ("GET",),
-    "get_table_column_names": ("GET",),
-    "json_schemas": ("GET",),
-    "list_snapshot": ("GET", "POST"),
-    "document_deltas": ("GET", "POST"),
-}
+if TYPE_CHECKING:
+    import ssl
+
 ADMIN_PREFIX = "/_emulator/"
 
 
@@ -89,7 +84,7 @@ class EmulatorServer:
     """A running emulator: a :class:`Store` served over loopback HTTP.
 
     Use it in-process (``with EmulatorServer(store) as server: ...``) or through the
-    ``convex-emulator`` command and :class:`~convex_emulator.client.EmulatorClient`.
+    ``convex-emulator`` command and :class:`~convex_emulator.admin_client.EmulatorClient`.
     """
 
     def __init__(
@@ -208,24 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-        extra_headers: dict[str, str] | None = None,
-    ) -> None:
-        head = [
-            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
-            f"Content-Type: {content_type}",
-            f"Content-Length: {len(body)}",
-        ]
-        for name, value in (extra_headers or {}).items():
-            head.append(f"{name}: {value}")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+    def _send(self, status: int, body: bytes) -> None:
+        self.wfile.write(response_head(status, len(body)) + body)
 
     def _send_json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        self._send(status, json_bytes(payload))
 
     def _send_error(self, error: ConvexError) -> None:
         self._send_json(error.status, error.body())
@@ -263,11 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
         }
         values: int | None = None
         try:
-            if endpoint not in API_ENDPOINTS:
-                raise ConvexError(404, "NotFound", f"No route for /api/{endpoint}")
-            if method not in API_ENDPOINTS[endpoint]:
-                raise ConvexError(405, "MethodNotAllowed", f"{method} is not allowed here")
-            args = self._arguments(method, query, body)
+            endpoints.check_route(method, endpoint)
+            content_type = self.headers.get("Content-Type") or ""
+            args = endpoints.parse_arguments(method, query, body, content_type)
             entry["args"] = args
             self._check_client_header()
             self._authenticate()
@@ -282,140 +262,26 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ConvexError(
                     403, "OperationNotPermitted", "This key is not permitted to view data."
                 )
-            payload, values = self._api_result(endpoint, args)
+            payload, values = endpoints.answer(
+                self.emulator.store, options, endpoint, args, query=method == "GET"
+            )
             fault = self.emulator.faults.take(endpoint)
         except ConvexError as error:
             self._record(entry, error.status, values, started)
             self._send_error(error)
             return
         # Log before answering: a client holding its answer must find its request in the log.
-        self._record(entry, 200 if fault is None else _fault_status(fault), values, started)
-        if fault is not None:
-            self._misbehave(fault, payload)
-        else:
+        self._record(entry, 200 if fault is None else fault_status(fault), values, started)
+        if fault is None:
             self._send(200, payload)
+        elif misbehave(fault, payload, self.wfile, self.connection):
+            self.close_connection = True
 
     def _record(
         self, entry: dict[str, Any], status: int, values: int | None, started: float
     ) -> None:
         entry.update(status=status, values=values, seconds=time.perf_counter() - started)
         self.emulator.requests.record(entry)
-
-    def _arguments(self, method: str, query: str, body: bytes) -> dict[str, Any]:
-        if method == "GET":
-            return dict(parse_qsl(query, keep_blank_values=True))
-        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise ConvexError(400, "BadJsonBody", "Expected Content-Type: application/json")
-        try:
-            args = json.loads(body or b"null")
-        except ValueError as error:
-            raise ConvexError(400, "BadJsonBody", f"Invalid JSON body: {error}") from None
-        if not isinstance(args, dict):
-            raise ConvexError(400, "BadJsonBody", "The JSON body must be an object")
-        return args
-
-    def _api_result(self, endpoint: str, args: dict[str, Any]) -> tuple[bytes, int | None]:
-        store = self.emulator.store
-        if endpoint == "test_streaming_export_connection":
-            return b"null", None
-        if endpoint == "get_table_column_names":
-            return _json_bytes(shapes.column_names(store)), None
-        if endpoint == "json_schemas":
-            result = shapes.json_schemas(
-                store,
-                delta_schema=_bool_arg(args, "deltaSchema"),
-                fmt=formats.parse_format(args.get("format")),
-                by_component=_bool_arg(args, "byComponent"),
-            )
-            return _json_bytes(result), None
-        options = self.emulator.options
-        selection = parse_selection_args(
-            args,
-            legacy_literals=options.legacy_selection_literals,
-            ignore_table_name_alias=options.ignore_table_name_alias,
-        )
-        if options.ignore_selection:
-            selection = EVERYTHING
-        fmt = formats.parse_format(_optional_str(args, "format"))
-        if endpoint == "list_snapshot":
-            page = store.list_snapshot(
-                _optional_int(args, "snapshot", query=self.command == "GET"),
-                _optional_str(args, "cursor"),
-                selection,
-                fmt,
-            )
-            text = (
-                '{"values":['
-                + ",".join(page.values)
-                + '],"snapshot":'
-                + str(page.snapshot)
-                + ',"cursor":'
-                + json.dumps(page.cursor)
-                + ',"hasMore":'
-                + ("true" if page.has_more else "false")
-                + "}"
-            )
-            return text.encode("utf-8"), len(page.values)
-        cursor = _optional_int(args, "cursor", query=self.command == "GET")
-        if cursor is None:
-            raise ConvexError(
-                400, "DocumentDeltasCursorRequired", "/api/document_deltas requires a cursor"
-            )
-        page = store.document_deltas(cursor, selection, fmt)
-        text = (
-            '{"values":['
-            + ",".join(page.values)
-            + '],"cursor":'
-            + str(page.cursor)
-            + ',"hasMore":'
-            + ("true" if page.has_more else "false")
-            + "}"
-        )
-        return text.encode("utf-8"), len(page.values)
-
-    def _misbehave(self, fault: Fault, payload: bytes) -> int:
-        if fault.kind in REWRITE_KINDS:
-            self._send(200, _rewrite(fault, payload))
-            return 200
-        if fault.kind == "trickle":
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n"
-            )
-            self.wfile.write(head.encode("latin-1"))
-            for start in range(0, len(payload), 1024):
-                time.sleep(fault.delay)
-                self.wfile.write(payload[start : start + 1024])
-            return 200
-        if fault.kind == "slow":
-            time.sleep(fault.delay)
-            self._send(200, payload)
-            return 200
-        if fault.kind == "truncate":
-            self._send(200, payload[: len(payload) // 2])
-            return 200
-        if fault.kind == "drop":
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n"
-            )
-            self.wfile.write(head.encode("latin-1") + payload[: len(payload) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return 200
-        if fault.kind == "html":
-            status = _fault_status(fault)
-            reason = self.responses.get(status, ("Error",))[0]
-            page = f"<html><body><h1>{status} {reason}</h1></body></html>".encode()
-            self._send(status, page, content_type="text/html")
-            return status
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
-        self._send(fault.status, _json_bytes(fault.error_body()), extra_headers=headers)
-        return fault.status
 
     # ---- admin API ---------------------------------------------------------------------------
 
@@ -432,69 +298,3 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"code": "BadAdminRequest", "message": str(error)})
         else:
             self._send_json(200, result)
-
-
-def _rewrite(fault: Fault, payload: bytes) -> bytes:
-    """The real answer with one protocol violation, still valid JSON."""
-    body = json.loads(payload)
-    if fault.kind == "null_cursor":
-        body["cursor"] = None
-    elif fault.kind == "shift_snapshot":
-        body["snapshot"] = body["snapshot"] + 1
-    elif fault.kind == "rewind_cursor":
-        body["cursor"] = body["cursor"] - 1_000_000_000
-    elif fault.kind == "drop_field":
-        body.pop(fault.field or "values", None)
-    elif fault.kind == "drop_value_field":
-        for value in body["values"]:
-            value.pop(fault.field or "_id", None)
-    elif fault.kind == "mistype_value_field":
-        for value in body["values"]:
-            value[fault.field or "_id"] = ["unexpected"]
-    else:
-        body[fault.field or "values"] = "unexpected"
-    return _json_bytes(body)
-
-
-def _fault_status(fault: Fault) -> int:
-    """The status line a fault answers with (``drop``/``slow``/``truncate`` start a 200)."""
-    if fault.kind == "status":
-        return fault.status
-    if fault.kind == "html":
-        return fault.status if fault.status != 500 else 502
-    return 200
-
-
-def _json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _bool_arg(args: dict[str, Any], name: str) -> bool:
-    value = args.get(name, False)
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise ConvexError(400, "BadQueryArgs", f"{name} must be true or false")
-
-
-def _optional_int(args: dict[str, Any], name: str, *, query: bool) -> int | None:
-    """An i64 argument: parsed from a query string, but never a JSON string in a POST body."""
-    value = args.get(name)
-    if value is None:
-        return None
-    if query and isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            raise ConvexError(400, "BadQueryArgs", f"{name} must be an integer") from None
-    if type(value) is not int:
-        raise ConvexError(400, "BadJsonBody", f"{name} must be an integer")
-    return value
-
-
-def _optional_str(args: dict[str, Any], name: str) -> str | None:
-    value = args.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ConvexError(400, "BadJsonBody", f"{name} must be a string")
-    return value

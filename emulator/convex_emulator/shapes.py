@@ -10,8 +10,9 @@ import math
 from typing import Any
 
 from convex_emulator import formats
-from convex_emulator.errors import ConvexError
-from convex_emulator.store import Store, Tablet
+from convex_emulator.failures import ConvexError
+from convex_emulator.store import Store
+from convex_emulator.tablets import Tablet
 
 Shape = dict[str, Any]
 SYSTEM_COLUMNS = ["_creationTime", "_id"]
@@ -67,7 +68,7 @@ def table_shape(store: Store, tablet: Tablet) -> dict[str, Any]:
     if cached is not None and cached[0] == tablet.version:
         return cached[1]
     obj: dict[str, Any] = {"count": 0, "fields": {}, "seen": {}}
-    id_tables = store._doc_tablet
+    id_tables = store.document_tablets
     for value in tablet.live_values():
         _observe_object(obj, value, id_tables)
     tablet.shape_cache = (tablet.version, obj)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from convex_emulator import Store
-from convex_emulator.errors import ConvexError
+from convex_emulator.failures import ConvexError
 from convex_emulator.formats import (
     CLEAN,
     ENCODED,

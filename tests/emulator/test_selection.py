@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from convex_emulator import EmulatorServer, Store
-from convex_emulator.selection import EVERYTHING, parse_selection_args
+from convex_emulator.table_filter import EVERYTHING, parse_selection_args
 
 from .helpers import assert_error, delta_values, document_deltas, snapshot_values, tables_of
 

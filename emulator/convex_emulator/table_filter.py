@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from convex_emulator.errors import internal_error
+from convex_emulator.failures import internal_error
 
 _INCLUDED = frozenset({"included", "incl"})
 _EXCLUDED = frozenset({"excluded", "excl"})
