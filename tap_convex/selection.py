@@ -14,6 +14,29 @@ if TYPE_CHECKING:
 
 INCLUDED = "incl"
 EXCLUDED = "excl"
+MAX_FIELD_NAME_BYTES = 1024
+_DELETE = 0x7F
+_FIRST_PRINTABLE = 0x20
+
+
+def is_valid_field_name(name: str) -> bool:
+    """Convex's rule for a field name, in documents and selections alike (upstream's
+    ``check_valid_field_name``): non-empty, non-control ASCII, no leading ``$``, at most
+    1024 bytes."""
+    return (
+        0 < len(name) <= MAX_FIELD_NAME_BYTES
+        and name[0] != "$"
+        and all(_FIRST_PRINTABLE <= ord(char) < _DELETE for char in name)
+    )
+
+
+def selectable_columns(columns: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split columns into those a selection may name and those Convex would refuse there."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for column in columns:
+        (valid if is_valid_field_name(column) else invalid).append(column)
+    return valid, invalid
 
 
 def build_selection(tables: Iterable[tuple[str, str, Iterable[str]]]) -> dict[str, Any]:

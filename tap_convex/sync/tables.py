@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tap_convex.errors import TapConvexError
-from tap_convex.selection import build_selection
+from tap_convex.selection import build_selection, selectable_columns
 from tap_convex.state import Bookmark, Snapshotting
 
 if TYPE_CHECKING:
@@ -47,8 +47,22 @@ class SyncedTables:
         }
         self._write_state = write_state
         self._resnapshot_expired = resnapshot_expired
-        self._excluded = {key: stream.excluded_columns() for key, stream in self.streams.items()}
+        self._excluded = {key: self._selectable(stream) for key, stream in self.streams.items()}
         self._builders = {key: stream.converter for key, stream in self.streams.items()}
+
+    @staticmethod
+    def _selectable(stream: ConvexTableStream) -> list[str]:
+        """Deselected columns to exclude in the request; a name Convex's field-name rule
+        rejects would fail the request, so that column is dropped from records here instead."""
+        valid, invalid = selectable_columns(stream.excluded_columns())
+        if invalid:
+            logger.info(
+                "%s: deselected column(s) %s are not valid Convex field names, so they are "
+                "dropped from records by the tap instead of excluded in the request.",
+                stream.name,
+                ", ".join(repr(name) for name in sorted(invalid)),
+            )
+        return valid
 
     def selection(self, keys: Iterable[Key]) -> dict[str, Any]:
         """The exact ``selection`` of these tables and their selected columns."""

@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from convex_emulator import EmulatorServer, Store
+from tap_convex.selection import is_valid_field_name
+from tap_convex.sync.tables import SyncedTables
 from tests.tap.harness import Replica, discover, run_tap, source_documents
 
 
@@ -114,3 +118,44 @@ def test_example_column_excluded_catalog_drops_the_columns_at_the_source(
     assert all("email" not in r and "avatar" not in r for r in output.records("users"))
     selection = emulator.requests.entries("list_snapshot")[0]["args"]["selection"]
     assert selection[""]["users"] == {"_other": "incl", "avatar": "excl", "email": "excl"}
+
+
+class DeselectingStream:
+    """The two things the request guard reads of a stream."""
+
+    name = "users"
+
+    def __init__(self, excluded: list[str]) -> None:
+        self._excluded = excluded
+
+    def excluded_columns(self) -> list[str]:
+        return self._excluded
+
+
+def test_a_deselected_column_convex_would_refuse_to_name_is_never_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Documents cannot hold such a name today, but a deployment that once allowed one
+    would otherwise fail every request that names it; the SDK drops it from records."""
+    invalid = ["caf\u00e9", "$price", "x" * 1025, "tab\there"]
+    stream = DeselectingStream(["email", *invalid, "with space!"])
+    with caplog.at_level("INFO", logger="tap_convex"):
+        kept = SyncedTables._selectable(stream)  # type: ignore[arg-type]
+    assert kept == ["email", "with space!"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1
+    assert "'$price'" in lines[0]
+    assert "'email'" not in lines[0]
+
+
+def test_convex_field_name_rule_matches_upstream() -> None:
+    assert is_valid_field_name("with space, punctuation!? and more")
+    assert is_valid_field_name("_leading_underscore")
+    assert is_valid_field_name("~" * 1024)
+    assert not is_valid_field_name("")
+    assert not is_valid_field_name("$reserved")
+    assert is_valid_field_name("not$leading")
+    assert not is_valid_field_name("x" * 1025)
+    assert not is_valid_field_name("caf\u00e9")
+    assert not is_valid_field_name("line\nbreak")
+    assert not is_valid_field_name("del\x7f")
