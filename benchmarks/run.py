@@ -56,12 +56,11 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from suite.contenders import ensure_meltano_plugins, ensure_peer, raw_fetch_worker
 from suite.report import code_version, machine, render_markdown, verdicts
@@ -73,6 +72,9 @@ from suite.scenarios import (
     run_throughput,
 )
 from suite.settings import AIRBYTE, BENCH_DIR, BIN, E2E, MELTANO, RAW, REPO_ROOT, TAP
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = verdicts(throughput, incremental, memory)
     code_at_end = code_version()
     code_changed = code_at_end["measured_code_sha256"] != code_at_start["measured_code_sha256"]
-    shown = [arg for arg in (sys.argv[1:] if argv is None else argv)]
+    shown = list(sys.argv[1:] if argv is None else argv)
     report: dict[str, Any] = {
         "command": " ".join([".venv/bin/python benchmarks/run.py", *shown]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from target_parquet.resolution import cdc_current_query
 
 from convex_emulator import EmulatorClient
 from convex_emulator.process import EmulatorProcess
+from target_parquet.resolution import cdc_current_query
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "output" / "demo"
@@ -23,6 +23,7 @@ MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 
 
 def meltano_run(emulator: EmulatorProcess) -> None:
+    """``meltano run tap-convex target-parquet`` against the emulated deployment."""
     env = {
         **os.environ,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -39,6 +40,7 @@ def meltano_run(emulator: EmulatorProcess) -> None:
         env=env,
         capture_output=True,
         text=True,
+        check=False,
     )
     if result.returncode != 0:
         sys.exit(f"demo: meltano run failed:\n{result.stderr[-3000:]}")
@@ -74,6 +76,7 @@ def summarise(title: str, since_load: str | None = None) -> str:
 
 
 def change_data(client: EmulatorClient) -> None:
+    """Update, delete and insert a few documents in one transaction."""
     users = [d for d in client.documents() if d["_table"] == "users" and d["_component"] == ""]
     ops = [
         {"op": "patch", "id": u["_id"], "fields": {"verified": True, "name": "renamed"}}
@@ -90,6 +93,7 @@ def change_data(client: EmulatorClient) -> None:
 
 
 def main() -> None:
+    """Run the demo: a full sync, some changes, an incremental sync."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     with EmulatorProcess("--demo") as emulator:

@@ -90,7 +90,7 @@ def measure_raw_fetch(emulator: Emulator, work: Path) -> Sample:
 
 def tap_command(config: Path, state: Path | None = None) -> list[str]:
     command = [str(BIN / "tap-convex"), "--config", str(config)]
-    return command + ["--state", str(state)] if state else command
+    return [*command, "--state", str(state)] if state else command
 
 
 def measure_tap(
@@ -281,7 +281,7 @@ def airbyte_command(
 ) -> list[str]:
     assert peer.executable is not None
     command = [str(peer.executable), "read", "--config", str(config), "--catalog", str(catalog)]
-    return command + ["--state", str(state)] if state else command
+    return [*command, "--state", str(state)] if state else command
 
 
 def measure_airbyte(

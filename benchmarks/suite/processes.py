@@ -9,13 +9,15 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from suite.results import Sample
-from suite.settings import DELTAS_PAGE_LIMIT, PROCESS_TIMEOUT_S, REPO_ROOT
 from convex_emulator.client import EmulatorClient
 from convex_emulator.process import EmulatorProcess
+from suite.results import Sample
+from suite.settings import DELTAS_PAGE_LIMIT, PROCESS_TIMEOUT_S, REPO_ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _process_tree_rss_bytes(root: int) -> int:

@@ -64,7 +64,12 @@ def code_version() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
             return subprocess.run(
-                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30
+                ["git", *args],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             ).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
@@ -243,7 +248,7 @@ def render_markdown(
         f"### Fixed cost per run ({FIXED_COST_DOCS}-document deployment)",
         "",
         "What a run costs whatever its size; the marginal rate is the rate once started, "
-        f"(rows − {FIXED_COST_DOCS}) / (median s − fixed median s).",
+        f"(rows - {FIXED_COST_DOCS}) / (median s - fixed median s).",
         "",
         f"| contender | median s at {FIXED_COST_DOCS} docs | share of the {report['docs']:,}-doc "
         "run | marginal rows/s | vs raw-fetch | peak RSS MiB | tree RSS MiB |",

@@ -6,8 +6,7 @@ import json
 import math
 import sys
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from suite.contenders import (
     airbyte_catalog,
@@ -34,9 +33,12 @@ from suite.settings import (
     TARGET,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def _progress(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+    print(f"[{datetime.now().astimezone():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dict[str, Result]:

@@ -25,6 +25,7 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 
@@ -42,7 +43,8 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     assert incremental["log_rows"] >= incremental["changes"] > 0
     assert incremental["minimum_deltas_requests"] >= 1
     tap_runs = incremental["results"]["tap-convex"]["samples"]
-    assert tap_runs and all(run["requests"]["document_deltas"] >= 1 for run in tap_runs)
+    assert tap_runs
+    assert all(run["requests"]["document_deltas"] >= 1 for run in tap_runs)
 
     assert len(report["memory"]) == 2
     for pair in report["memory"].values():

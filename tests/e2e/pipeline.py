@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from target_parquet.resolution import cdc_current_query
 
 from convex_emulator import EmulatorServer
+from target_parquet.resolution import cdc_current_query
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -36,7 +36,13 @@ def meltano(
     *args: str, env: dict[str, str], timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [str(MELTANO), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return result

@@ -151,6 +151,7 @@ def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None) 
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     second_run = result.stdout.split("Second run (incremental)")[1]

@@ -100,6 +100,7 @@ def run_tap_process(
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        check=False,
     )
 
 

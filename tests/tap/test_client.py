@@ -61,7 +61,8 @@ def test_auth_errors_are_not_retried(store: Store, emulator: EmulatorServer) -> 
 
 def test_every_request_has_the_configured_timeout(store: Store, emulator: EmulatorServer) -> None:
     client = make_client(emulator, [], request_timeout=12.5)
-    assert client._http.timeout.read == 12.5 and client._http.timeout.connect == 12.5
+    assert client._http.timeout.read == 12.5
+    assert client._http.timeout.connect == 12.5
 
 
 def test_snapshot_page_with_has_more_and_no_cursor_is_a_protocol_error() -> None:

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from convex_emulator import EmulatorServer, Store
 from tests.tap.harness import TAP_COMMAND, Replica, run_tap, source_documents
 
@@ -46,15 +48,14 @@ def test_documents_at_convex_limits_arrive_intact(
     for table in ("big", "deep", "wide", "long", "odd"):
         assert replica.documents(table) == source_documents(emulator, "", table), table
     odd = next(iter(replica.documents("odd").values()))
-    assert odd["nan"] is None and odd["inf"] is None
+    assert odd["nan"] is None
+    assert odd["inf"] is None
     assert odd["nestedSpecial"] == ["NaN", -0.0, "AP8="]
 
 
 def test_documents_at_convex_limits_land_intact_in_parquet(
     store: Store, emulator: EmulatorServer, config: dict[str, Any], tmp_path: Path
 ) -> None:
-    import duckdb
-
     store.insert("big", {"blob": "é" * (1024 * 1024 // 2 - 200)})
     store.insert("deep", {"tree": nested(15)})
     store.insert("wide", {f"field{n}": n for n in range(1022)})

@@ -1,4 +1,4 @@
-"""Broken or hostile answers: a clear error or a safe retry, never corrupted state or silent loss."""
+"""Broken or hostile answers: a clear error or a safe retry, never corrupted state or loss."""
 
 from __future__ import annotations
 

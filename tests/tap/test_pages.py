@@ -32,7 +32,8 @@ def test_inlined_int64_parse_exactly_and_leave_a_plain_page() -> None:
     body, plain = prepare_page(encoded_page([{"n": extremes, "m": {"k": 2**62 + 3}}]))
     assert plain is True
     (value,) = msgspec.json.decode(body)["values"]
-    assert value["n"] == extremes and value["m"] == {"k": 2**62 + 3}
+    assert value["n"] == extremes
+    assert value["m"] == {"k": 2**62 + 3}
     assert b"$integer" not in body
 
 
@@ -41,7 +42,8 @@ def test_inlining_leaves_look_alikes_in_strings_and_other_encodings_to_the_decod
     body, plain = prepare_page(encoded_page([{"s": look_alike, "b": b"\x00", "i": 5}]))
     assert plain is False  # $bytes (and the escaped quote in the string) still need a walk
     (value,) = msgspec.json.decode(body)["values"]
-    assert value["s"] == look_alike and value["i"] == 5
+    assert value["s"] == look_alike
+    assert value["i"] == 5
     assert value["b"] == {"$bytes": "AA=="}
 
 
@@ -165,7 +167,8 @@ def test_pages_not_shown_exact_keep_the_decoded_path() -> None:
     for value in [nested_creation, textual_creation, overflowing, with_bytes]:
         for deltas in (False, True):
             page = page_values(wire_page([live, value], deltas), deltas, keep_encoded=True)
-            assert page.documents is None and len(page.values) == 2
+            assert page.documents is None
+            assert len(page.values) == 2
     assert page_values(wire_page([live, deleted_in_snapshot]), False, True).documents is None
     assert page_values(wire_page([live, deleted_in_snapshot], True), True, True).documents
     assert page_values(wire_page([live]), False).documents is None  # only when asked

@@ -82,7 +82,8 @@ def test_a_snapshot_is_saved_before_its_records_so_a_kill_then_resumes_it(
     pinned = first.messages[kinds.index("STATE")]
     assert kinds.index("STATE") < kinds.index("RECORD")
     bookmark = pinned["value"]["bookmarks"]["events"]
-    assert bookmark["phase"] == "snapshot" and bookmark["snapshot_cursor"] is None
+    assert bookmark["phase"] == "snapshot"
+    assert bookmark["snapshot_cursor"] is None
     landed = first.records("events")[:50]  # a killed run's first page, landed, no STATE kept
     store.delete(landed[0]["_id"])
     resumed = run_tap(config, state=pinned["value"])

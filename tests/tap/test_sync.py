@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from convex_emulator import EmulatorServer, Store
-from tests.tap.harness import Replica, run_tap, source_documents
+from tap_convex import __version__
+from tests.tap.harness import Replica, discover, run_tap, source_documents
 
 DEMO_STREAMS = {
     "users": ("", "users"),
@@ -43,7 +44,8 @@ def test_incremental_run_applies_inserts_updates_and_deletes(
     second = run_tap(config, state=first.last_state)
     assert {r["_id"] for r in second.records()} == {some_user, some_message, new_id}
     tombstone = next(r for r in second.records() if r["_id"] == some_message)
-    assert tombstone["_deleted"] is True and tombstone["body"] is None
+    assert tombstone["_deleted"] is True
+    assert tombstone["body"] is None
     assert tombstone["_sdc_deleted_at"] is not None
     replica = Replica().apply(first).apply(second)
     assert_replica_matches_source(replica, emulator)
@@ -59,7 +61,8 @@ def test_transaction_larger_than_a_page_arrives_whole(
             tx.insert("messages", {"body": f"bulk {number}", "likes": number})
     second = run_tap(config, state=first.last_state)
     timestamps = {r["_ts"] for r in second.records("messages")}
-    assert len(second.records("messages")) == 50 and len(timestamps) == 1
+    assert len(second.records("messages")) == 50
+    assert len(timestamps) == 1
     assert_replica_matches_source(Replica().apply(first).apply(second), emulator)
 
 
@@ -72,7 +75,8 @@ def test_snapshot_follows_empty_pages_at_table_boundaries(
         store.insert("tens", {"n": number})
     store.insert("single", {"n": 1})
     output = run_tap(config)
-    assert len(output.records("tens")) == 10 and len(output.records("single")) == 1
+    assert len(output.records("tens")) == 10
+    assert len(output.records("single")) == 1
     pages = emulator.requests.entries("list_snapshot")
     assert any(entry["values"] == 0 for entry in pages[:-1])
 
@@ -113,7 +117,8 @@ def test_records_of_a_key_go_out_in_ts_order(demo: Store, config: dict[str, Any]
     demo.delete(user)
     second = run_tap(config, state=first.last_state)
     timestamps = [r["_ts"] for r in second.records("users") if r["_id"] == user]
-    assert timestamps == sorted(timestamps) and len(timestamps) == 6
+    assert timestamps == sorted(timestamps)
+    assert len(timestamps) == 6
 
 
 def test_removing_one_bookmark_resnapshots_that_table_alone(
@@ -161,7 +166,8 @@ def test_state_bookmarks_carry_phase_positions_and_format(
         "users",
         "deltas",
     )
-    assert isinstance(bookmark["deltas_cursor"], int) and isinstance(bookmark["table_version"], int)
+    assert isinstance(bookmark["deltas_cursor"], int)
+    assert isinstance(bookmark["table_version"], int)
 
 
 def test_state_never_moves_backwards(
@@ -179,8 +185,6 @@ def test_state_never_moves_backwards(
 def test_requests_identify_the_client_as_tap_convex(
     demo: Store, emulator: EmulatorServer, config: dict[str, Any]
 ) -> None:
-    from tap_convex import __version__
-
     run_tap(config)
     clients = {entry["client"] for entry in emulator.requests.entries()}
     assert clients == {f"tap-convex-{__version__}"}
@@ -189,8 +193,6 @@ def test_requests_identify_the_client_as_tap_convex(
 def test_selected_stream_whose_table_was_deleted_is_skipped_with_a_warning(
     demo: Store, emulator: EmulatorServer, config: dict[str, Any], caplog: Any
 ) -> None:
-    from tests.tap.harness import discover
-
     catalog = discover(config)
     first = run_tap(config, catalog=catalog)
     demo.delete_table("products")
