@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from convex_emulator.client import EmulatorClient
+from convex_emulator import EmulatorClient
 from convex_emulator.process import EmulatorProcess
 from suite.results import Sample
 from suite.settings import DELTAS_PAGE_LIMIT, PROCESS_TIMEOUT_S, REPO_ROOT
