@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from convex_emulator import formats
+from convex_emulator.names import InvalidNameError
 from convex_emulator.store import Store
 
 DEMO_COMPONENT = "waitlist"
@@ -193,6 +194,10 @@ def _insert_lines(store: Store, file: Path, lines: list[tuple[int, dict[str, Any
                 for metadata in ("_ts", "_deleted"):
                     raw.pop(metadata, None)
                 tx.insert(table, formats.from_wire(raw), component)
+            except InvalidNameError as error:  # keeps upstream's code for the admin API
+                raise InvalidNameError(
+                    error.code, f"{file}:{line_number}: {error.message}"
+                ) from error
             except (KeyError, ValueError, TypeError) as error:
                 raise ValueError(f"{file}:{line_number}: {error}") from error
     return len(lines)

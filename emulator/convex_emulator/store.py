@@ -16,7 +16,7 @@ from typing import Any
 
 from convex_emulator.clock import Clock
 from convex_emulator.documents import check_document
-from convex_emulator.table_filter import is_component_path, is_table_name
+from convex_emulator.names import check_component_path, check_user_table
 from convex_emulator.tablets import Revision, Tablet
 
 DAY_SECONDS = 24 * 3600
@@ -134,8 +134,7 @@ class Store:
                 self._append_log(ts, [self._system_row(ts, SYSTEM_WRITES_TABLE)])
 
     def add_component(self, path: str) -> None:
-        if not is_component_path(path):
-            raise ValueError(f"invalid component path {path!r}")
+        check_component_path(path)
         with self.lock:
             self._components.setdefault(path, True)
 
@@ -175,10 +174,8 @@ class Store:
         self._last_commit_ts = ts
 
     def _create_tablet(self, component: str, table: str) -> Tablet:
-        if not is_table_name(table):
-            raise ValueError(f"invalid table name {table!r}")
-        if not is_component_path(component):
-            raise ValueError(f"invalid component path {component!r}")
+        check_user_table(table)
+        check_component_path(component)
         tablet = Tablet(self._new_tablet_id(), component, table, created_ts=-1)
         return tablet
 

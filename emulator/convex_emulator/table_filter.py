@@ -1,44 +1,57 @@
-"""The ``selection`` argument of ``list_snapshot`` and ``document_deltas``.
+"""The ``selection`` argument of ``list_snapshot`` and ``document_deltas``: what to export.
 
 Upstream parses the selection fields as an untagged enum, trying in order: an exact
 ``selection`` object, a single table (``table_name``/``tableName`` plus ``component``), a
 single component (``component``), and finally "everything". Anything malformed therefore
 silently means "everything"; this module reproduces that on purpose.
+
+A selection that parses is then converted, and conversion checks every name with Convex's
+rules (:mod:`convex_emulator.names`) and that ``_id`` stays included. Upstream's
+``list_snapshot`` and ``document_deltas`` attach no error code to that conversion
+(``crates/local_backend/src/streaming_export.rs``), so a failure is the opaque 500.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from convex_emulator.failures import internal_error
+from convex_emulator.names import is_component_path, is_field_name, is_identifier
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _INCLUDED = frozenset({"included", "incl"})
 _EXCLUDED = frozenset({"excluded", "excl"})
 _LEGACY_INCLUDED = frozenset({"incl"})
 _LEGACY_EXCLUDED = frozenset({"excl"})
+_OTHER = "_other"
 
-_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_COMPONENT_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_Child = TypeVar("_Child")
 
 
 @dataclass(frozen=True)
 class TableSelection:
+    """Which top-level fields of a table's documents are exported."""
+
     other: bool
     columns: dict[str, bool] = field(default_factory=dict)
 
     def includes_column(self, column: str) -> bool:
+        """Listed columns say for themselves; the others follow ``_other``."""
         return self.columns.get(column, self.other)
 
     @property
     def is_all_columns(self) -> bool:
+        """True when nothing is filtered, so documents can be sent whole."""
         return self.other and all(self.columns.values())
 
 
 @dataclass(frozen=True)
 class ComponentSelection:
+    """Which tables of a component are exported; ``None`` values mean "excluded"."""
+
     other: bool
     tables: dict[str, TableSelection | None] = field(default_factory=dict)
 
@@ -69,8 +82,8 @@ class Selection:
 EVERYTHING = Selection(other=True, kind="everything")
 
 
-class _Malformed(Exception):
-    pass
+class _MalformedError(Exception):
+    """The raw value does not deserialize as this variant; the next one is tried."""
 
 
 def parse_selection_args(
@@ -81,32 +94,35 @@ def parse_selection_args(
     ``legacy_literals`` mimics servers that only knew ``incl``/``excl``;
     ``ignore_table_name_alias`` mimics servers that silently ignored ``tableName``.
     """
+    selection = _deserialize(args, legacy_literals, ignore_table_name_alias)
+    if selection is not EVERYTHING:
+        _convert(selection)
+    return selection
+
+
+def _deserialize(args: dict[str, Any], legacy: bool, ignore_table_name_alias: bool) -> Selection:
+    """The first variant of the untagged enum that the arguments deserialize as."""
     if "selection" in args:
         try:
-            selection = _parse_exact(args["selection"], legacy_literals)
-        except _Malformed:
+            return _parse_exact(args["selection"], legacy)
+        except _MalformedError:
             pass
-        else:
-            _validate(selection)
-            return selection
     table = args.get("table_name")
     if table is None and not ignore_table_name_alias:
         table = args.get("tableName")
     component = args.get("component", "")
     if isinstance(table, str) and isinstance(component, str):
-        selection = Selection(
+        return Selection(
             other=False,
-            components={component: ComponentSelection(False, {table: ALL_COLUMNS})},
+            components={component: ComponentSelection(other=False, tables={table: ALL_COLUMNS})},
             kind="single_table",
         )
-        _validate(selection)
-        return selection
     if "component" in args and isinstance(component, str):
-        selection = Selection(
-            other=False, components={component: ComponentSelection(True)}, kind="single_component"
+        return Selection(
+            other=False,
+            components={component: ComponentSelection(other=True)},
+            kind="single_component",
         )
-        _validate(selection)
-        return selection
     return EVERYTHING
 
 
@@ -117,66 +133,58 @@ def _literal(value: Any, legacy: bool) -> bool:
             return True
         if value in excluded:
             return False
-    raise _Malformed
+    raise _MalformedError
 
 
 def _parse_exact(raw: Any, legacy: bool) -> Selection:
-    if not isinstance(raw, dict) or "_other" not in raw:
-        raise _Malformed
-    components: dict[str, ComponentSelection | None] = {}
-    for path, value in raw.items():
-        if path != "_other":
-            components[path] = _parse_component(value, legacy)
-    return Selection(other=_literal(raw["_other"], legacy), components=components)
+    if not isinstance(raw, dict) or _OTHER not in raw:
+        raise _MalformedError
+    components = {
+        path: _parse_level(value, legacy, _parse_tables)
+        for path, value in raw.items()
+        if path != _OTHER
+    }
+    return Selection(other=_literal(raw[_OTHER], legacy), components=components)
 
 
-def _parse_component(raw: Any, legacy: bool) -> ComponentSelection | None:
+def _parse_tables(other: bool, raw: dict[str, Any], legacy: bool) -> ComponentSelection:
+    tables = {name: _parse_level(value, legacy, _parse_columns) for name, value in raw.items()}
+    return ComponentSelection(other=other, tables=tables)
+
+
+def _parse_columns(other: bool, raw: dict[str, Any], legacy: bool) -> TableSelection:
+    return TableSelection(other=other, columns={k: _literal(v, legacy) for k, v in raw.items()})
+
+
+def _parse_level(
+    raw: Any, legacy: bool, parse_children: Callable[[bool, dict[str, Any], bool], _Child]
+) -> _Child | None:
+    """A component or table entry: the string ``excluded`` (``None``), or an object of
+    children with a required ``_other``, whose other keys ``parse_children`` reads.
+    """
     if isinstance(raw, str):
         if _literal(raw, legacy):
-            raise _Malformed
+            raise _MalformedError  # "included" is no variant: only the object form includes
         return None
-    if not isinstance(raw, dict) or "_other" not in raw:
-        raise _Malformed
-    tables = {name: _parse_table(value, legacy) for name, value in raw.items() if name != "_other"}
-    return ComponentSelection(other=_literal(raw["_other"], legacy), tables=tables)
+    if not isinstance(raw, dict) or _OTHER not in raw:
+        raise _MalformedError
+    children = {name: value for name, value in raw.items() if name != _OTHER}
+    return parse_children(_literal(raw[_OTHER], legacy), children, legacy)
 
 
-def _parse_table(raw: Any, legacy: bool) -> TableSelection | None:
-    if isinstance(raw, str):
-        if _literal(raw, legacy):
-            raise _Malformed
-        return None
-    if not isinstance(raw, dict) or "_other" not in raw:
-        raise _Malformed
-    columns = {name: _literal(value, legacy) for name, value in raw.items() if name != "_other"}
-    return TableSelection(other=_literal(raw["_other"], legacy), columns=columns)
-
-
-def _validate(selection: Selection) -> None:
-    """Name and ``_id`` checks; upstream reports these as a bare 500."""
+def _convert(selection: Selection) -> None:
+    """Upstream's conversion checks: names parse, and ``_id`` is never excluded."""
     for path, component in selection.components.items():
         if not is_component_path(path):
             raise internal_error()
         if component is None:
             continue
         for table, chosen in component.tables.items():
-            if not _TABLE_NAME.fullmatch(table):
+            if not is_identifier(table):  # a TableName; system names parse too
                 raise internal_error()
             if chosen is None:
                 continue
             if not chosen.includes_column("_id"):
                 raise internal_error()
-            for column in chosen.columns:
-                if not _FIELD_NAME.fullmatch(column):
-                    raise internal_error()
-
-
-def is_component_path(path: str) -> bool:
-    """``""`` is the root; otherwise ``/``-joined identifiers that are not all underscores."""
-    if path == "":
-        return True
-    return all(_COMPONENT_NAME.fullmatch(part) and part.strip("_") for part in path.split("/"))
-
-
-def is_table_name(name: str) -> bool:
-    return bool(_TABLE_NAME.fullmatch(name))
+            if not all(is_field_name(column) for column in chosen.columns):
+                raise internal_error()
