@@ -27,17 +27,20 @@ files could hold them, and only those files' key columns are read, only when the
 
 from __future__ import annotations
 
-import datetime
 import logging
 import typing as t
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-from target_parquet.landing import STAMPED_KINDS, TABLE_VERSION, Batch, stamp, ts_range
-from target_parquet.storage import LoadIds, Storage
+from target_parquet.landing import STAMPED_KINDS, TABLE_VERSION, stamp, ts_range
 from target_parquet.types import convert_table
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from target_parquet.landing import Batch, Destination
 
 MANIFESTS = "_manifests"
 PENDING = "_manifests/_pending"
@@ -56,7 +59,7 @@ class LandedFile:
     path: str
     min_ts: int
     max_ts: int
-    versions: frozenset
+    versions: frozenset[int | None]
     earlier_run: bool
 
 
@@ -65,12 +68,12 @@ class ChangeLog:
 
     unpublished = False  # each commit is durable and visible at once
 
-    def __init__(self, storage: Storage, stream: str, load_ids: LoadIds, compression: str) -> None:
+    def __init__(self, destination: Destination, stream: str) -> None:
         self.columns: dict[str, str] = {}
-        self._storage = storage
+        self._storage = destination.storage
         self._stream = stream
-        self._load_ids = load_ids
-        self._compression = compression
+        self._load_ids = destination.load_ids
+        self._compression = destination.compression
         self._files: list[LandedFile] = []
         self._max_ts: int | None = None
         self._logger = logging.getLogger(f"target-parquet.{stream}")
@@ -106,9 +109,11 @@ class ChangeLog:
         self._remember(files, earlier_run=False)
 
     def compact(self, min_files: int) -> int:
-        """Rewrite the small files of each day that has at least `min_files` of them as one
-        file per `COMPACT_GROUP_BYTES`; returns how many files were replaced."""
-        days: dict[str, list[tuple[str, dict]]] = {}
+        """Rewrite the small files of each day that has at least `min_files` of them.
+
+        They become one file per `COMPACT_GROUP_BYTES`; returns how many files were replaced.
+        """
+        days: dict[str, list[tuple[str, dict[str, t.Any]]]] = {}
         for name, manifest in self._manifests():
             files = manifest.get("files", [])
             if len(files) == 1 and files[0].get("bytes", SMALL_FILE_BYTES) < SMALL_FILE_BYTES:
@@ -125,14 +130,14 @@ class ChangeLog:
             self._logger.info("Compacted %d small files.", replaced)
         return replaced
 
-    def _compact(self, group: list[tuple[str, dict]]) -> None:
+    def _compact(self, group: list[tuple[str, dict[str, t.Any]]]) -> None:
         """One compaction, in the order the module docstring gives."""
         load_id, committed_at = self._load_ids.new()
         old_files = [manifest["files"][0]["path"] for _, manifest in group]
         table = pa.concat_tables(
             [
                 convert_table(self._storage.read_table(self._rel(path)), m["columns"], self.columns)
-                for path, (_, m) in zip(old_files, group)
+                for path, (_, m) in zip(old_files, group, strict=True)
             ],
             promote_options="default",
         )
@@ -154,7 +159,7 @@ class ChangeLog:
         for name in old_manifests:
             self._storage.delete_file(self._rel(f"{MANIFESTS}/{name}"))
 
-    def _write(self, table: pa.Table, load_id: str, day: str) -> list[dict]:
+    def _write(self, table: pa.Table, load_id: str, day: str) -> list[dict[str, t.Any]]:
         """The intent, then the data file of a commit; returns its manifest entry."""
         if table.num_rows == 0:
             return []
@@ -176,8 +181,8 @@ class ChangeLog:
     def _commit(
         self,
         load_id: str,
-        committed_at: datetime.datetime,
-        files: list[dict],
+        committed_at: dt.datetime,
+        files: list[dict[str, t.Any]],
         table: pa.Table,
         activations: list[int],
         **extra: object,
@@ -211,6 +216,8 @@ class ChangeLog:
         if maybe.num_rows == 0:
             return table
         low, high = ts_range(maybe)
+        if low is None or high is None:  # no `_ts` to go by
+            return table
         versions = frozenset(_versions(maybe))
         candidates = [
             f
@@ -249,17 +256,19 @@ class ChangeLog:
                     self._storage.delete_file(self._rel(path))
             self._storage.delete_file(self._rel(f"{COMPACTED}/{name}"))
 
-    def _manifests(self) -> list[tuple[str, dict]]:
+    def _manifests(self) -> list[tuple[str, dict[str, t.Any]]]:
         """The committed manifests, oldest first (load ids sort by time)."""
         names = [n for n in self._storage.list(self._rel(MANIFESTS)) if n.endswith(".json")]
         return [(n, self._storage.read_json(self._rel(f"{MANIFESTS}/{n}")) or {}) for n in names]
 
     def _read_manifests(self) -> None:
+        """Learn the files and columns that earlier runs committed."""
         for _, manifest in self._manifests():
             self._remember(manifest.get("files", []), earlier_run=True)
             self.columns = manifest.get("columns", self.columns)
 
-    def _remember(self, files: list[dict], *, earlier_run: bool) -> None:
+    def _remember(self, files: list[dict[str, t.Any]], *, earlier_run: bool) -> None:
+        """Note committed files with their `_ts` range, for replay detection."""
         for entry in files:
             if entry.get("min_ts") is None:
                 continue
@@ -279,9 +288,11 @@ class ChangeLog:
         return f"{self._stream}/{path}"
 
 
-def _groups(small: list[tuple[str, dict]]) -> t.Iterator[list[tuple[str, dict]]]:
+def _groups(
+    small: list[tuple[str, dict[str, t.Any]]],
+) -> t.Iterator[list[tuple[str, dict[str, t.Any]]]]:
     """Consecutive files (in load order) of up to `COMPACT_GROUP_BYTES` together."""
-    group: list[tuple[str, dict]] = []
+    group: list[tuple[str, dict[str, t.Any]]] = []
     size = 0
     for entry in small:
         file_bytes = entry[1]["files"][0].get("bytes", 0)
@@ -319,7 +330,7 @@ def _last_per_key(table: pa.Table) -> pa.Table:
     return table.take(_ascending(last))
 
 
-def _versions(table: pa.Table) -> list:
+def _versions(table: pa.Table) -> list[int | None]:
     if table.num_rows == 0:
         return []
     return sorted(pc.unique(table[TABLE_VERSION]).to_pylist(), key=lambda v: (v is not None, v))

@@ -1,15 +1,23 @@
-"""What the sink hands to a landing mode, and the columns every landed row carries."""
+"""What the sink and the landing modes share.
+
+The batch a sink hands over, the destination every mode writes to, the protocol a mode
+follows, and the landing columns that every landed row carries.
+"""
 
 from __future__ import annotations
 
-import datetime
 import typing as t
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.types import TIMESTAMP
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from target_parquet.storage import LoadIds, Storage
 
 EXTRACTED_AT = "_sdc_extracted_at"
 BATCHED_AT = "_sdc_batched_at"
@@ -52,6 +60,15 @@ LANDING_KINDS = {
 STAMPED_KINDS = {BATCHED_AT: LANDING_KINDS[BATCHED_AT], LOAD_ID: LANDING_KINDS[LOAD_ID]}
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where and how every landing of a run writes: one root, one clock of load ids."""
+
+    storage: Storage
+    load_ids: LoadIds
+    compression: str
+
+
 @dataclass
 class Batch:
     """Rows of one stream ready to commit, plus the ACTIVATE_VERSIONs seen among them.
@@ -83,7 +100,7 @@ class Landing(t.Protocol):
         """Make every batch taken so far durable and visible (before STATE is written)."""
 
 
-def stamp(table: pa.Table, load_id: str, batched_at: datetime.datetime) -> pa.Table:
+def stamp(table: pa.Table, load_id: str, batched_at: dt.datetime) -> pa.Table:
     """Add the per-commit lineage columns `_sdc_batched_at` and `_load_id`."""
     rows = table.num_rows
     table = table.append_column(

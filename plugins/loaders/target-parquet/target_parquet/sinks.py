@@ -9,11 +9,10 @@ import typing as t
 from itertools import repeat
 
 import msgspec
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
-from singer_sdk.sinks import BatchSink
 
 from target_parquet.errors import RecordError
 from target_parquet.landing import (
@@ -25,11 +24,12 @@ from target_parquet.landing import (
     SYNC_STARTED_AT,
     TABLE_VERSION,
     Batch,
-    Landing,
 )
+from target_parquet.sdk_adapter import SinkAdapter
+from target_parquet.settings import DEFAULT_BATCH_SIZE_ROWS, Settings
 from target_parquet.types import (
     TIMESTAMP,
-    BadValue,
+    BadValueError,
     Column,
     column_array,
     kind_of,
@@ -38,7 +38,11 @@ from target_parquet.types import (
 )
 
 if t.TYPE_CHECKING:
+    from target_parquet.landing import Landing
     from target_parquet.target import TargetParquet
+
+#: A buffered record: a dict from the SDK's path, or JSON text from the fast path.
+Record: t.TypeAlias = "dict[str, t.Any] | msgspec.Raw"
 
 #: The identity of a change event: never null, like key properties.
 _IDENTITY = ("_id", "_ts")
@@ -49,8 +53,11 @@ DECODE_CHUNK_ROWS = 10_000
 
 @contextlib.contextmanager
 def _collector_paused() -> t.Iterator[None]:
-    """Decoding a chunk allocates many containers and no cycles: the cyclic garbage
-    collector would only rescan them (half the decoding time), so it waits until the end."""
+    """Pause the cyclic garbage collector while a chunk is decoded.
+
+    Decoding allocates many containers and no cycles: the collector would only rescan them
+    (half the decoding time), so it waits until the end.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -60,22 +67,22 @@ def _collector_paused() -> t.Iterator[None]:
             gc.enable()
 
 
-class ParquetSink(BatchSink):
+class ParquetSink(SinkAdapter):
     """Collects records and message metadata as Arrow chunks; a drain commits them as one batch."""
 
-    MAX_SIZE_DEFAULT = 100_000
+    MAX_SIZE_DEFAULT = DEFAULT_BATCH_SIZE_ROWS
     _META: t.ClassVar[dict[str, str]] = {EXTRACTED_AT: "extracted", TABLE_VERSION: "versions"}
 
     def __init__(
         self,
         target: TargetParquet,
         stream_name: str,
-        schema: dict,
+        schema: dict[str, t.Any],
         key_properties: t.Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self._landing: Landing = target.landing_for(stream_name)
-        self._full_metadata = bool(self.config.get("add_record_metadata"))
+        self._full_metadata = Settings.from_config(self.config).add_record_metadata
         self._sync_started_at = target.initialized_at
         self._columns = [
             Column(name, *kind_of(prop))
@@ -91,20 +98,23 @@ class ParquetSink(BatchSink):
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
-        """Always route records through `_add_sdc_metadata_to_record`."""
+        """Always route records through `add_sdc_metadata_to_record`."""
         return True
 
     @property
     def validate_schema(self) -> bool:
         """Per-record JSON-schema validation is opt-in: values are checked per column."""
-        return bool(self.config.get("validate_records", False))
+        return Settings.from_config(self.config).validate_records
 
-    def _add_sdc_metadata_to_schema(self) -> None:
+    def add_sdc_metadata_to_schema(self) -> None:
         """Landing columns are typed by the sink, not added to the JSON schema."""
 
-    def start_batch(self, context: dict) -> None:
-        """Records wait in `records` (message metadata beside them, in arrival order) until a
-        chunk's worth is converted into Arrow arrays in `chunks`."""
+    def start_batch(self, context: dict[str, t.Any]) -> None:
+        """Set up a batch's context.
+
+        Records wait in `records` (message metadata beside them, in arrival order) until a
+        chunk's worth is converted into Arrow arrays in `chunks`.
+        """
         context.update(
             records=[],
             extracted=[],
@@ -117,17 +127,24 @@ class ParquetSink(BatchSink):
             activations=[],
         )
 
-    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+    def add_sdc_metadata_to_record(
+        self,
+        record: dict[str, t.Any],  # noqa: ARG002 - the SDK's signature; metadata lands apart
+        message: dict[str, t.Any],
+        context: dict[str, t.Any],
+    ) -> None:
+        """Note the message's metadata beside the record, for the landing columns."""
         context["extracted"].append(message.get("time_extracted"))
         context["versions"].append(message.get("version"))
         if self._full_metadata:
             context["received"].append(time.time_ns() // 1000)
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         """Validate only if asked; date-times are parsed per column at commit."""
-        if self._validator is not None:
+        validator = self.record_validator
+        if validator is not None:
             try:
-                self._validator.validate(record)
+                validator.validate(record)
             except InvalidRecord as exc:
                 path = getattr(exc.__cause__, "absolute_path", None) or ["(record)"]
                 field = ".".join(str(part) for part in path)
@@ -135,27 +152,28 @@ class ParquetSink(BatchSink):
         return record
 
     def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> bool:
-        """Buffer a record still in JSON text, with its message metadata (the fast path, so
-        the SDK's per-record bookkeeping is done inline). True when the batch is full."""
-        context = self._pending_batch or self._get_context({})
+        """Buffer a record still in JSON text, with its message metadata; True when full.
+
+        This is the fast path: it does the SDK's per-record bookkeeping itself.
+        """
+        context = self.batch_context()
         context["extracted"].append(extracted)
         context["versions"].append(version)
         if self._full_metadata:
             context["received"].append(time.time_ns() // 1000)
         context["raw"] += 1
-        self._total_records_read += 1
-        self._batch_records_read += 1
+        self.tally_record_read()
         self.process_record(record, context)
-        return self._batch_records_read >= self._max_rows
+        return self.current_size >= self._max_rows
 
-    def process_record(self, record: dict | msgspec.Raw, context: dict) -> None:
+    def process_record(self, record: Record, context: dict[str, t.Any]) -> None:
         """Buffer one record; every `DECODE_CHUNK_ROWS` records become Arrow arrays."""
         records = context["records"]
         records.append(record)
         if len(records) >= DECODE_CHUNK_ROWS:
             self._convert(context)
 
-    def _singer_validate_message(self, record: dict) -> None:
+    def singer_validate_message(self, record: dict[str, t.Any]) -> None:
         """Name the stream and key in the SDK's missing-key error."""
         for key in self.key_properties:
             if key not in record:
@@ -165,23 +183,24 @@ class ParquetSink(BatchSink):
 
     def activate_version(self, new_version: int) -> None:
         """Apply ACTIVATE_VERSION after the records that preceded it (at commit)."""
-        context = self._pending_batch
+        context = self.pending_batch
         buffered = context["converted"] + len(context["records"]) if context else 0
-        if not buffered:
-            empty: dict = {}
-            self.start_batch(empty)
-            empty["activations"].append((0, new_version))
-            self._landing.commit(self._batch(empty))
+        if context and buffered:
+            context["activations"].append((buffered, new_version))
             return
-        context["activations"].append((buffered, new_version))
+        empty: dict[str, t.Any] = {}
+        self.start_batch(empty)
+        empty["activations"].append((0, new_version))
+        self._landing.commit(self._batch(empty))
 
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Commit the drained records (and activations) through the landing mode."""
         if context["raw"]:  # the SDK counts the records that took its own path
             self.record_counter_metric.increment(context["raw"])
         self._landing.commit(self._batch(context))
 
-    def _batch(self, context: dict) -> Batch:
+    def _batch(self, context: dict[str, t.Any]) -> Batch:
+        """The batch's chunks as one table, with the kinds and activations to commit."""
         self._convert(context)
         columns = context["columns"] or self._commit_columns()
         chunks = context["chunks"]
@@ -192,7 +211,7 @@ class ParquetSink(BatchSink):
         fields = [
             # Absent optional properties are valid JSON; the file's column allows null.
             column.field.with_nullable(True) if array.null_count else column.field
-            for column, array in zip(columns, arrays)
+            for column, array in zip(columns, arrays, strict=True)
         ]
         return Batch(
             table=pa.Table.from_arrays(arrays, schema=pa.schema(fields)),
@@ -204,7 +223,8 @@ class ParquetSink(BatchSink):
     def _commit_columns(self) -> list[Column]:
         """User columns, widened to what the stream has landed so far, then landing columns.
 
-        Only this stream's commits change what has landed, so the columns hold for a batch."""
+        Only this stream's commits change what has landed, so the columns hold for a batch.
+        """
         columns = [
             Column(c.name, widen(self._landing.columns.get(c.name, c.kind), c.kind), c.nullable)
             for c in self._columns
@@ -214,7 +234,7 @@ class ParquetSink(BatchSink):
             names += [RECEIVED_AT, SEQUENCE, SYNC_STARTED_AT]
         return columns + [Column(name, LANDING_KINDS[name]) for name in names]
 
-    def _convert(self, context: dict) -> None:
+    def _convert(self, context: dict[str, t.Any]) -> None:
         """Turn the waiting records and their metadata into one chunk of Arrow arrays."""
         records = context["records"]
         if not records:
@@ -241,15 +261,15 @@ class ParquetSink(BatchSink):
             context[key] = []
 
     def _column_values(
-        self, records: list[dict | msgspec.Raw], columns: list[Column], offset: int
-    ) -> t.Callable[[str], list]:
+        self, records: list[Record], columns: list[Column], offset: int
+    ) -> t.Callable[[str], list[t.Any]]:
         """How to read one column's values out of buffered records.
 
         Records buffered as raw JSON are decoded straight into rows typed by their
         columns; if any value does not fit its column, each record is decoded as a plain
         object instead, and the per-column coercion names (or accepts) the odd value.
         """
-        if records and all(type(record) is msgspec.Raw for record in records):
+        if _all_raw(records):
             typed, attribute = row_decoder(columns, self._must_have)
             try:
                 with _collector_paused():
@@ -260,25 +280,28 @@ class ParquetSink(BatchSink):
                 return lambda name: list(map(attribute[name], rows))
         for index, record in enumerate(records):
             if type(record) is msgspec.Raw:
-                records[index] = record = self._decode_record(record, offset + index)
-                self._singer_validate_message(record)
-        return lambda name: list(map(dict.get, records, repeat(name)))
+                decoded = self._decode_record(record, offset + index)
+                self.singer_validate_message(decoded)
+                records[index] = decoded
+        objects = t.cast("list[dict[str, t.Any]]", records)  # every record is decoded now
+        return lambda name: list(map(dict.get, objects, repeat(name)))
 
-    def _decode_record(self, record: msgspec.Raw, index: int) -> dict:
+    def _decode_record(self, record: msgspec.Raw, index: int) -> dict[str, t.Any]:
+        """One record's JSON text as an object (a record that is not one fails the batch)."""
         value = decoder.decode(record)
-        if type(value) is not dict:
+        if not isinstance(value, dict):
             raise RecordError(
                 self.stream_name, "(record)", f"not a JSON object (record {index + 1} of the batch)"
             )
         return value
 
     def _build(
-        self, column: Column, values: list, records: list[dict | msgspec.Raw], offset: int
+        self, column: Column, values: list[t.Any], records: list[Record], offset: int
     ) -> pa.Array:
         """One typed column (chunk); a value that does not fit names stream, field and record."""
         try:
             array = column_array(values, column.kind)
-        except BadValue as exc:
+        except BadValueError as exc:
             where = self._describe(records, exc.index, offset)
             raise RecordError(self.stream_name, column.name, f"{exc} ({where})") from exc
         if array.null_count and column.name in self._must_have:
@@ -290,13 +313,18 @@ class ParquetSink(BatchSink):
             )
         return array
 
-    def _describe(self, records: list[dict | msgspec.Raw], index: int, offset: int) -> str:
-        record = records[index] if index < len(records) else {}
-        if type(record) is msgspec.Raw:
-            record = decoder.decode(record)
+    def _describe(self, records: list[Record], index: int, offset: int) -> str:
+        """Name a record in an error: by its keys, else by its position in the batch."""
+        buffered = records[index] if index < len(records) else {}
+        record = decoder.decode(buffered) if type(buffered) is msgspec.Raw else buffered
         if not isinstance(record, dict):
             record = {}
         keys = [k for k in ("_id", *self.key_properties) if record.get(k) is not None]
         if keys:
             return ", ".join(f"{k}={record[k]!r}" for k in dict.fromkeys(keys))
         return f"record {offset + index + 1} of the batch"
+
+
+def _all_raw(records: list[Record]) -> t.TypeGuard[list[msgspec.Raw]]:
+    """Whether there are records and all of them are still JSON text."""
+    return bool(records) and all(type(record) is msgspec.Raw for record in records)

@@ -8,7 +8,7 @@ becomes visible only when its upload completes, so it is atomic by itself.
 from __future__ import annotations
 
 import contextlib
-import datetime
+import datetime as dt
 import json
 import os
 import secrets
@@ -16,14 +16,16 @@ import threading
 import time
 import typing as t
 import uuid
-from collections.abc import Callable, Mapping
 from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.fs as pafs  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.errors import TargetError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 _STALE_TMP_SECONDS = 3600
 
@@ -62,7 +64,8 @@ class Storage:
     def write_table(self, relative: str, table: pa.Table, compression: str) -> int:
         """Publish a Parquet file; returns its size in bytes."""
         self._publish(relative, lambda out: pq.write_table(table, out, compression=compression))
-        return self.fs.get_file_info(self.path(relative)).size
+        size: int = self.fs.get_file_info(self.path(relative)).size
+        return size
 
     def write_ipc(self, relative: str, table: pa.Table) -> None:
         """Publish an Arrow IPC file (for side data that Parquet globs must not pick up)."""
@@ -101,19 +104,20 @@ class Storage:
 
     # Reading and housekeeping
 
-    def read_json(self, relative: str) -> dict | None:
-        """Read a JSON document, or None when it does not exist."""
+    def read_json(self, relative: str) -> dict[str, t.Any] | None:
+        """Read a JSON document (this target writes objects), or None when it does not exist."""
         try:
             with self.fs.open_input_stream(self.path(relative)) as stream:
-                return json.loads(stream.read())
+                document: dict[str, t.Any] = json.loads(stream.read())
         except FileNotFoundError:
             return None
+        return document
 
     def read_table(
         self,
         relative: str,
         columns: list[str] | None = None,
-        filters: list[tuple] | None = None,
+        filters: list[tuple[str, str, t.Any]] | None = None,
     ) -> pa.Table:
         """Read one Parquet file (filters prune row groups by their statistics)."""
         return pq.read_table(
@@ -182,12 +186,12 @@ class LoadIds:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        self._last = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
-    def new(self) -> tuple[str, datetime.datetime]:
+    def new(self) -> tuple[str, dt.datetime]:
         """Return a fresh id and the UTC time it stands for (never going backwards)."""
         with self._lock:
-            now = datetime.datetime.now(datetime.timezone.utc)
-            self._last = max(now, self._last + datetime.timedelta(microseconds=1))
+            now = dt.datetime.now(dt.timezone.utc)
+            self._last = max(now, self._last + dt.timedelta(microseconds=1))
             stamp = self._last
         return f"{stamp:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}", stamp

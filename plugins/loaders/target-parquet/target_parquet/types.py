@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
+import datetime as dt
 import decimal
 import functools
 import operator
@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import msgspec
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -52,7 +52,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _encode_default(obj: t.Any) -> t.Any:
-    if isinstance(obj, (datetime.datetime, datetime.date)):
+    if isinstance(obj, (dt.datetime, dt.date)):
         return obj.isoformat()
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
@@ -76,26 +76,40 @@ class Column:
 
 def kind_of(prop: t.Any) -> tuple[str, bool]:
     """Return (kind, nullable) for one JSON-schema property."""
-    if not isinstance(prop, Mapping) or {"anyOf", "oneOf", "allOf"} & prop.keys():
-        return "json", True
-    types = prop.get("type")
-    if types is None:
-        return "json", True
-    types = [types] if isinstance(types, str) else list(types)
-    nullable = "null" in types
-    concrete = {name for name in types if name != "null"}
-    if concrete == {"integer", "number"}:
-        concrete = {"number"}
+    concrete, nullable = _json_types(prop)
     if len(concrete) != 1:
         return "json", True
     (name,) = concrete
     if name == "string":
-        if prop.get("format") == "date-time":
-            return "timestamp", nullable
-        if prop.get("contentEncoding") == "base64":
-            return "binary", nullable
-        return "string", nullable
+        return _string_kind(prop), nullable
     return _SCALAR_TYPES.get(name, "json"), nullable
+
+
+def _json_types(prop: t.Any) -> tuple[set[str], bool]:
+    """The JSON types a property allows besides null, and whether it allows null.
+
+    A permissive property (`{}`, `anyOf`...) allows no type in particular: none is returned.
+    `["integer", "number"]` counts as number.
+    """
+    if not isinstance(prop, Mapping) or {"anyOf", "oneOf", "allOf"} & prop.keys():
+        return set(), True
+    types = prop.get("type")
+    if types is None:
+        return set(), True
+    types = [types] if isinstance(types, str) else list(types)
+    concrete = {name for name in types if name != "null"}
+    if concrete == {"integer", "number"}:
+        concrete = {"number"}
+    return concrete, "null" in types
+
+
+def _string_kind(prop: Mapping[str, t.Any]) -> str:
+    """The kind of a string property: its format or encoding may say timestamp or binary."""
+    if prop.get("format") == "date-time":
+        return "timestamp"
+    if prop.get("contentEncoding") == "base64":
+        return "binary"
+    return "string"
 
 
 def widen(old: str, new: str) -> str:
@@ -109,12 +123,17 @@ def widen(old: str, new: str) -> str:
     return "json"
 
 
-class BadValue(Exception):
+#: Longest value shown in an error message; longer ones are cut.
+_SHOWN_CHARS = 80
+
+
+class BadValueError(Exception):
     """Raised with the position of the first value a column cannot hold."""
 
     def __init__(self, index: int, value: t.Any, kind: str) -> None:
         shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        if len(shown) > _SHOWN_CHARS:
+            shown = shown[: _SHOWN_CHARS - 3] + "..."
         super().__init__(f"expected {kind}, got {shown}")
         self.index = index
 
@@ -123,21 +142,21 @@ class BadValue(Exception):
 # a failure falls back to per-value coercion, which finds and names the bad value.
 
 
-def _fast_integer(values: list) -> pa.Array:
+def _fast_integer(values: list[t.Any]) -> pa.Array:
     array = pa.array(values)
     if array.type not in (pa.int64(), pa.null()):
         raise TypeError(array.type)
     return array.cast(pa.int64())
 
 
-def _fast_number(values: list) -> pa.Array:
+def _fast_number(values: list[t.Any]) -> pa.Array:
     array = pa.array([float(v) if v.__class__ is decimal.Decimal else v for v in values])
     if array.type not in (pa.float64(), pa.int64(), pa.null()):
         raise TypeError(array.type)
     return array.cast(pa.float64(), safe=False)
 
 
-def _fast_timestamp(values: list) -> pa.Array:
+def _fast_timestamp(values: list[t.Any]) -> pa.Array:
     nanos = pa.array(values, pa.string()).cast(pa.timestamp("ns", tz="UTC"))
     return nanos.cast(TIMESTAMP, safe=False)
 
@@ -168,15 +187,13 @@ def _coerce_string(value: t.Any) -> str:
     return value
 
 
-def _coerce_timestamp(value: t.Any) -> datetime.datetime:
-    if isinstance(value, datetime.datetime):
+def _coerce_timestamp(value: t.Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
         parsed = value
     else:
         text = _coerce_string(value)
-        parsed = datetime.datetime.fromisoformat(
-            text[:-1] + "+00:00" if text.endswith("Z") else text
-        )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def _coerce_binary(value: t.Any) -> bytes:
@@ -192,14 +209,14 @@ def _coerce_json(value: t.Any) -> bytes:
 def _coerce_text(value: t.Any) -> str | bytes:
     if type(value) is str:
         return value
-    if isinstance(value, datetime.datetime):
+    if isinstance(value, dt.datetime):
         return value.isoformat()
     if type(value) in (bool, int, float, decimal.Decimal):
         return _json.encode(value)
     raise ValueError(value)
 
 
-_FAST: dict[str, Callable[[list], pa.Array]] = {
+_FAST: dict[str, Callable[[list[t.Any]], pa.Array]] = {
     "integer": _fast_integer,
     "number": _fast_number,
     "boolean": lambda values: pa.array(values, pa.bool_()),
@@ -221,11 +238,11 @@ _COERCE: dict[str, Callable[[t.Any], t.Any]] = {
 _COERCE_ERRORS = (ValueError, TypeError, OverflowError, binascii.Error, msgspec.EncodeError)
 
 
-def column_array(values: list, kind: str) -> pa.Array:
+def column_array(values: list[t.Any], kind: str) -> pa.Array:
     """Build one Arrow column of `kind` from raw JSON values (None = null).
 
     Raises:
-        BadValue: naming the first value that does not fit.
+        BadValueError: naming the first value that does not fit.
     """
     fast = _FAST.get(kind)
     if fast is not None:
@@ -234,12 +251,13 @@ def column_array(values: list, kind: str) -> pa.Array:
         except (pa.ArrowException, *_COERCE_ERRORS):
             pass
     coerce = _COERCE[kind]
-    out: list = []
-    for index, value in enumerate(values):
-        try:
-            out.append(None if value is None else coerce(value))
-        except _COERCE_ERRORS as exc:
-            raise BadValue(index, value, kind) from exc
+    out: list[t.Any] = [None] * len(values)
+    try:
+        for index, value in enumerate(values):
+            if value is not None:
+                out[index] = coerce(value)
+    except _COERCE_ERRORS as exc:
+        raise BadValueError(index, values[index], kind) from exc
     return pa.array(out, ARROW_TYPES[kind])
 
 
@@ -258,7 +276,7 @@ _ROW_TYPES: dict[str, type] = {
 @functools.lru_cache(maxsize=64)
 def _row_decoder(
     columns: tuple[Column, ...], required: frozenset[str]
-) -> tuple[msgspec.json.Decoder, dict[str, Callable[[t.Any], t.Any]]]:
+) -> tuple[msgspec.json.Decoder[t.Any], dict[str, Callable[[t.Any], t.Any]]]:
     fields: list[tuple[str, t.Any, t.Any]] = []
     rename: dict[str, str] = {}
     attribute: dict[str, Callable[[t.Any], t.Any]] = {}
@@ -278,7 +296,7 @@ def _row_decoder(
 
 def row_decoder(
     columns: t.Sequence[Column], required: t.AbstractSet[str]
-) -> tuple[msgspec.json.Decoder, dict[str, Callable[[t.Any], t.Any]]]:
+) -> tuple[msgspec.json.Decoder[t.Any], dict[str, Callable[[t.Any], t.Any]]]:
     """A decoder of one record into a typed row, and a getter per column name.
 
     A value of the wrong type, or a missing or null `required` field, fails the decode
@@ -302,8 +320,11 @@ def convert_array(array: pa.Array | pa.ChunkedArray, old: str, new: str) -> pa.A
 def convert_table(
     table: pa.Table, kinds: Mapping[str, str], columns: Mapping[str, str]
 ) -> pa.Table:
-    """The table with each column written as `kinds` says re-expressed in its kind in
-    `columns` (a wider one, see `widen`)."""
+    """The table with its columns re-expressed in the kinds of `columns` (see `widen`).
+
+    `kinds` says how each column was written; a column whose kind in `columns` differs
+    (a wider one) is converted.
+    """
     for name, old_kind in kinds.items():
         if name in table.column_names and columns[name] != old_kind:
             index = table.column_names.index(name)

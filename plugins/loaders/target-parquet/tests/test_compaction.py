@@ -54,7 +54,8 @@ def test_a_days_small_files_become_one_with_the_same_rows(lake: Path) -> None:
     assert len(cdc_files(lake, "users")) == 6
     run(cdc(lake, compact_min_files=4), [schema("users", name=NAME)])
     (manifest,) = manifests(lake, "users")
-    assert len(manifest["compacts"]) == 6 and manifest["rows"] == len(before_rows)
+    assert len(manifest["compacts"]) == 6
+    assert manifest["rows"] == len(before_rows)
     assert log_rows(lake) == before_rows  # rows and their lineage, once each
     assert resolve_cdc(lake, "users") == before_state
     # the replaced files stay for readers that listed them, until the next run
@@ -92,9 +93,8 @@ def test_activate_versions_and_replay_detection_survive_compaction(lake: Path) -
     run(cdc(lake), [schema("users", name=NAME), upsert("users", "b", 11, name="Bob")])
     run(cdc(lake, compact_min_files=2), [schema("users", name=NAME)])
     data = [m for m in manifests(lake, "users") if m["files"]]
-    assert len(data) == 1 and 1 in [
-        v for m in manifests(lake, "users") for v in m["activate_versions"]
-    ]
+    assert len(data) == 1
+    assert 1 in [v for m in manifests(lake, "users") for v in m["activate_versions"]]
     run(cdc(lake), messages)  # a replay after compaction lands nothing new
     assert sorted((r["_id"], r["_ts"]) for r in read_cdc(lake, "users").to_pylist()) == [
         ("a", 10),

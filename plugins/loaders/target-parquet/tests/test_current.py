@@ -292,16 +292,17 @@ def test_buckets_rewrite_only_where_changes_fall(lake: Path) -> None:
     config = current(lake, current_buckets=8)
     run(config, users(*[upsert("users", f"k{n}", n, name=f"v{n}") for n in range(40)]))
     first = pointer(lake, "users")
-    assert first["buckets"] == 8 and len(first["files"]) == 8
+    assert first["buckets"] == 8
+    assert len(first["files"]) == 8
     run(config, users(upsert("users", "k7", 100, name="changed")))
     second = pointer(lake, "users")
     rewritten = [e for e in second["files"] if second["generation"] in e["path"]]
-    assert (
-        len(rewritten) == 1
-        and rewritten[0]["rows"] == first["files"][rewritten[0]["bucket"]]["rows"]
-    )
+    assert len(rewritten) == 1
+    assert rewritten[0]["rows"] == first["files"][rewritten[0]["bucket"]]["rows"]
     rows = by_id(read_current(lake, "users"))
-    assert len(rows) == 40 and rows["k7"]["name"] == "changed" and rows["k8"]["name"] == "v8"
+    assert len(rows) == 40
+    assert rows["k7"]["name"] == "changed"
+    assert rows["k8"]["name"] == "v8"
     assert pq.read_schema(lake / "users" / rewritten[0]["path"]) == pq.read_schema(
         lake / "users" / second["files"][0]["path"]
     )

@@ -49,7 +49,8 @@ def test_batch_decoding_lands_what_record_by_record_decoding_lands(tmp_path: Pat
     assert fast.to_pylist() == slow.to_pylist()
     assert fast.num_rows == len(RECORDS)
     rows = {row["_id"]: row for row in fast.to_pylist() if not row["_deleted"]}
-    assert rows["a"]["i"] == 2**63 - 1 and rows["b"]["i"] == -(2**63)
+    assert rows["a"]["i"] == 2**63 - 1
+    assert rows["b"]["i"] == -(2**63)
     assert rows["c"]["obj"] == '{"x":1.25,"y":[1,"2",null]}'
     assert rows["d"]["arr"] == f"[{2**62},-1]"
 

@@ -41,7 +41,7 @@ def s3(endpoint: str, request: pytest.FixtureRequest) -> tuple[pafs.S3FileSystem
         scheme="http",
         region="us-east-1",
         access_key="testing",
-        secret_key="testing",
+        secret_key="testing",  # noqa: S106 - moto's fake credentials
         allow_bucket_creation=True,
     )
     fs.create_dir(bucket)
