@@ -108,10 +108,10 @@ class ChangeLog:
         )
         self._remember(files, earlier_run=False)
 
-    def compact(self, min_files: int) -> int:
+    def compact(self, min_files: int) -> None:
         """Rewrite the small files of each day that has at least `min_files` of them.
 
-        They become one file per `COMPACT_GROUP_BYTES`; returns how many files were replaced.
+        They become one file per `COMPACT_GROUP_BYTES`.
         """
         days: dict[str, list[tuple[str, dict[str, t.Any]]]] = {}
         for name, manifest in self._manifests():
@@ -128,7 +128,6 @@ class ChangeLog:
                     replaced += len(group)
         if replaced:
             self._logger.info("Compacted %d small files.", replaced)
-        return replaced
 
     def _compact(self, group: list[tuple[str, dict[str, t.Any]]]) -> None:
         """One compaction, in the order the module docstring gives."""

@@ -1,5 +1,4 @@
-"""The target: routes Singer messages to sinks and decides when data is committed and STATE
-is written.
+"""The target: routes Singer messages to sinks, and decides when rows commit and STATE goes out.
 
 Where rows land is up to the landing modes (`cdc.py`, `current.py`); this module wires them
 to the SDK's message loop, keeps the fast path for records of plain streams (`reader.py`),
