@@ -6,6 +6,7 @@ Document values travel in ``export_json`` form: a JSON integer is an int64, a nu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from convex_emulator import datasets, formats
@@ -15,58 +16,98 @@ if TYPE_CHECKING:
     from convex_emulator.server import EmulatorServer
 
 
+# An admin action: the emulator, the JSON body and the query string in; a JSON result out.
+Action = Callable[["EmulatorServer", dict[str, Any], dict[str, str]], Any]
+
+
 def handle(
     emulator: EmulatorServer, method: str, action: str, args: dict[str, Any], query: dict[str, str]
 ) -> Any:
     """Run one admin action and return its JSON result."""
+    route = _ROUTES.get((method, action))
+    if route is None:
+        raise KeyError(f"no admin action {method} {action}")
+    return route(emulator, args, query)
+
+
+def _stats(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    return emulator.store.stats()
+
+
+def _documents(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"documents": export_documents(emulator)}
+
+
+def _transaction(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return run_transaction(emulator, args["ops"])
+
+
+def _create_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
     store = emulator.store
-    route = (method, action)
-    if route == ("GET", "stats"):
-        return store.stats()
-    if route == ("GET", "documents"):
-        return {"documents": export_documents(emulator)}
-    if route == ("POST", "transaction"):
-        return run_transaction(emulator, args["ops"])
-    if route == ("POST", "create_table"):
-        store.create_table(args["table"], args.get("component", ""))
-        return {"ts": store.last_commit_ts}
-    if route == ("POST", "delete_table"):
-        return {"ts": store.delete_table(args["table"], args.get("component", ""))}
-    if route == ("POST", "add_component"):
-        store.add_component(args["path"])
-        return {"components": store.components()}
-    if route == ("POST", "unmount_component"):
-        store.unmount_component(args["path"])
-        return {"components": store.components()}
-    if route == ("POST", "schema_exportable"):
-        store.set_schema_exportable(args["table"], args.get("component", ""), args["exportable"])
-        return {}
-    if route == ("POST", "system_writes"):
-        store.system_writes(int(args["count"]))
-        return {"ts": store.last_commit_ts}
-    if route == ("POST", "clock"):
-        store.clock.advance(float(args["advance_seconds"]))
-        return {"now": store.now_for_reads()}
-    if route == ("GET", "config"):
-        return emulator.current_settings()
-    if route == ("POST", "config"):
-        return emulator.configure(args)
-    if route == ("GET", "faults"):
-        return {"faults": [fault.to_dict() for fault in emulator.faults.pending()]}
-    if route == ("POST", "faults"):
-        emulator.faults.add(Fault.from_dict(args))
-        return {"faults": len(emulator.faults.pending())}
-    if route == ("DELETE", "faults"):
-        emulator.faults.clear()
-        return {}
-    if route == ("GET", "requests"):
-        return {"requests": emulator.requests.entries(query.get("endpoint"))}
-    if route == ("DELETE", "requests"):
-        emulator.requests.clear()
-        return {}
-    if route == ("POST", "load"):
-        return load(emulator, args)
-    raise KeyError(f"no admin action {method} {action}")
+    store.create_table(args["table"], args.get("component", ""))
+    return {"ts": store.last_commit_ts}
+
+
+def _delete_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"ts": emulator.store.delete_table(args["table"], args.get("component", ""))}
+
+
+def _add_component(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.store.add_component(args["path"])
+    return {"components": emulator.store.components()}
+
+
+def _unmount_component(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.store.unmount_component(args["path"])
+    return {"components": emulator.store.components()}
+
+
+def _schema_exportable(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.store.set_schema_exportable(
+        args["table"], args.get("component", ""), args["exportable"]
+    )
+    return {}
+
+
+def _system_writes(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.store.system_writes(int(args["count"]))
+    return {"ts": emulator.store.last_commit_ts}
+
+
+def _advance_clock(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.store.clock.advance(float(args["advance_seconds"]))
+    return {"now": emulator.store.now_for_reads()}
+
+
+def _settings(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    return emulator.current_settings()
+
+
+def _configure(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return emulator.configure(args)
+
+
+def _faults(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"faults": [fault.to_dict() for fault in emulator.faults.pending()]}
+
+
+def _add_fault(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.faults.add(Fault.from_dict(args))
+    return {"faults": len(emulator.faults.pending())}
+
+
+def _clear_faults(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.faults.clear()
+    return {}
+
+
+def _requests(emulator: EmulatorServer, _args: dict[str, Any], query: dict[str, str]) -> Any:
+    return {"requests": emulator.requests.entries(query.get("endpoint"))}
+
+
+def _clear_requests(emulator: EmulatorServer, _args: dict[str, Any], _: dict[str, str]) -> Any:
+    emulator.requests.clear()
+    return {}
 
 
 def run_transaction(emulator: EmulatorServer, ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -104,7 +145,12 @@ def export_documents(emulator: EmulatorServer) -> list[dict[str, Any]]:
     ]
 
 
+def _load(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return load(emulator, args)
+
+
 def load(emulator: EmulatorServer, args: dict[str, Any]) -> dict[str, Any]:
+    """Add the demo deployment, generated documents and/or a JSONL file or directory."""
     store = emulator.store
     if args.get("demo"):
         datasets.load_demo(store)
@@ -113,3 +159,25 @@ def load(emulator: EmulatorServer, args: dict[str, Any]) -> dict[str, Any]:
     if args.get("jsonl"):
         datasets.load_jsonl(store, args["jsonl"])
     return store.stats()
+
+
+_ROUTES: dict[tuple[str, str], Action] = {
+    ("GET", "stats"): _stats,
+    ("GET", "documents"): _documents,
+    ("POST", "transaction"): _transaction,
+    ("POST", "create_table"): _create_table,
+    ("POST", "delete_table"): _delete_table,
+    ("POST", "add_component"): _add_component,
+    ("POST", "unmount_component"): _unmount_component,
+    ("POST", "schema_exportable"): _schema_exportable,
+    ("POST", "system_writes"): _system_writes,
+    ("POST", "clock"): _advance_clock,
+    ("GET", "config"): _settings,
+    ("POST", "config"): _configure,
+    ("GET", "faults"): _faults,
+    ("POST", "faults"): _add_fault,
+    ("DELETE", "faults"): _clear_faults,
+    ("GET", "requests"): _requests,
+    ("DELETE", "requests"): _clear_requests,
+    ("POST", "load"): _load,
+}

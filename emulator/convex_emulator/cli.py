@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import signal
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Load the data asked for, print the ready line, serve until SIGTERM or Ctrl-C."""
     args = _parser().parse_args(argv)
     config = StoreConfig(
         snapshot_page_limit=args.snapshot_page_limit,
@@ -83,14 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(ready), flush=True)
     print(f"convex-emulator serving {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def _interrupt(_signum: int, _frame: object) -> None:
     """Turn SIGTERM into the same clean stop as Ctrl-C."""
     raise KeyboardInterrupt
 

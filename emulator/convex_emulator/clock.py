@@ -18,10 +18,12 @@ class Clock:
         self._offset_ns = 0
 
     def now_ns(self) -> int:
+        """The current time in nanoseconds since the epoch, as Convex timestamps count."""
         base = self._frozen_at_ns if self._frozen_at_ns is not None else time.time_ns()
         return base + self._offset_ns
 
     def advance(self, seconds: float) -> None:
+        """Move the clock forward (never back: commit timestamps only increase)."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset_ns += int(seconds * NANOS_PER_SECOND)

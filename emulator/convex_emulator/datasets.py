@@ -5,14 +5,17 @@ from __future__ import annotations
 import gc
 import json
 import random
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convex_emulator import formats
 from convex_emulator.names import InvalidNameError
-from convex_emulator.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from convex_emulator.store import Store
 
 DEMO_COMPONENT = "waitlist"
 _WORDS = ("convex", "parquet", "delta", "snapshot", "lake", "river", "stream", "tap", "cursor")
@@ -26,7 +29,7 @@ def load_demo(store: Store, seed: int = 7) -> None:
     The content depends only on ``seed`` (ids on the store's seed); ``_ts`` and
     ``_creationTime`` follow the clock.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     user_ids = _demo_users(store, rng)
     _demo_messages(store, rng, user_ids)
     _demo_products(store, rng)
@@ -186,18 +189,18 @@ def _load_files(store: Store, files: list[Path], batch: int) -> int:
 
 
 def _insert_lines(store: Store, file: Path, lines: list[tuple[int, dict[str, Any]]]) -> int:
+    """Insert one batch in one transaction; an error names its file and line."""
+    line_number = 0
     with store.transaction() as tx:
-        for line_number, raw in lines:
-            try:
+        try:
+            for line_number, raw in lines:  # noqa: B007 - the except clause reports it
                 table = raw.pop("_table")
                 component = raw.pop("_component", "")
                 for metadata in ("_ts", "_deleted"):
                     raw.pop(metadata, None)
                 tx.insert(table, formats.from_wire(raw), component)
-            except InvalidNameError as error:  # keeps upstream's code for the admin API
-                raise InvalidNameError(
-                    error.code, f"{file}:{line_number}: {error.message}"
-                ) from error
-            except (KeyError, ValueError, TypeError) as error:
-                raise ValueError(f"{file}:{line_number}: {error}") from error
+        except InvalidNameError as error:  # keeps upstream's code for the admin API
+            raise InvalidNameError(error.code, f"{file}:{line_number}: {error.message}") from error
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{file}:{line_number}: {error}") from error
     return len(lines)

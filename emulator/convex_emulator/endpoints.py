@@ -41,7 +41,7 @@ def parse_arguments(method: str, query: str, body: bytes, content_type: str) -> 
     """The request's arguments: the query string of a GET, the JSON object of a POST."""
     if method == "GET":
         return dict(parse_qsl(query, keep_blank_values=True))
-    if content_type.split(";")[0].strip().lower() != "application/json":
+    if content_type.partition(";")[0].strip().lower() != "application/json":
         raise ConvexError(400, "BadJsonBody", "Expected Content-Type: application/json")
     try:
         args = json.loads(body or b"null")
@@ -95,10 +95,10 @@ def answer(
 
 def _bool_arg(args: dict[str, Any], name: str) -> bool:
     value = args.get(name, False)
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
+    if value is True or value == "true":
+        return True
+    if value is False or value == "false":
+        return False
     raise ConvexError(400, "BadQueryArgs", f"{name} must be true or false")
 
 

@@ -13,6 +13,7 @@ class ConvexError(Exception):
         self.message = message
 
     def body(self) -> dict[str, str]:
+        """The JSON error body, exactly the two keys Convex sends."""
         return {"code": self.code, "message": self.message}
 
 

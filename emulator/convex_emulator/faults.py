@@ -78,6 +78,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Fault:
+        """A fault from the admin API's JSON; an unknown field is an error, not ignored."""
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
@@ -85,10 +86,12 @@ class Fault:
         return cls(**raw)
 
     def error_body(self) -> dict[str, str]:
+        """The Convex error body a ``status`` fault answers with."""
         code = self.code or _DEFAULT_CODES.get(self.status, "InternalServerError")
         return {"code": code, "message": self.message or f"Injected fault ({code})."}
 
     def to_dict(self) -> dict[str, Any]:
+        """The fault as the admin API lists it."""
         return asdict(self)
 
 
@@ -100,14 +103,17 @@ class FaultPlan:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
+        """Plan ``fault``; it fires after the faults planned before it are used up."""
         with self._lock:
             self._faults.append(fault)
 
     def clear(self) -> None:
+        """Drop every planned fault."""
         with self._lock:
             self._faults.clear()
 
     def pending(self) -> list[Fault]:
+        """The faults still to fire, in firing order."""
         with self._lock:
             return list(self._faults)
 

@@ -21,10 +21,12 @@ import binascii
 import json
 import math
 import struct
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convex_emulator.failures import ConvexError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLEAN = "json"
 ENCODED = "convex_encoded_json"
@@ -104,11 +106,7 @@ def _clean(value: Any) -> Any:
     if kind is int:
         return str(value)
     if kind is float:
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
+        return _clean_float(value)
     if kind is dict:
         return {key: item if type(item) in _AS_IS else _clean(item) for key, item in value.items()}
     if kind is list:
@@ -116,6 +114,15 @@ def _clean(value: Any) -> Any:
     if kind is bytes:
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"not a Convex value: {kind.__name__}")
+
+
+def _clean_float(value: float) -> float | str:
+    """Finite floats stay numbers; NaN and ±Infinity become the strings Convex sends."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def _export(value: Any) -> Any:
@@ -156,6 +163,7 @@ def dumps(wire_value: Any) -> str:
 
 
 _SPECIAL_KEYS = frozenset({"$integer", "$bytes", "$float"})
+_NUMBER_BYTES = 8  # an int64 or float64 payload
 
 
 def from_wire(value: Any) -> Any:
@@ -186,8 +194,8 @@ def _decode_special(key: str, payload: Any) -> Any:
     raw = base64.b64decode(payload, validate=True)
     if key == "$bytes":
         return raw
-    if len(raw) != 8:
-        raise ValueError(f"{key} payload must decode to 8 bytes")
+    if len(raw) != _NUMBER_BYTES:
+        raise ValueError(f"{key} payload must decode to {_NUMBER_BYTES} bytes")
     if key == "$integer":
         return struct.unpack("<q", raw)[0]
     number = struct.unpack("<d", raw)[0]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class EmulatorProcess:
@@ -15,14 +19,13 @@ class EmulatorProcess:
     def __init__(self, *options: str, stderr_path: Path | None = None) -> None:
         command = [sys.executable, "-m", "convex_emulator.cli", "--port", "0", *options]
         started = time.perf_counter()
-        stderr = stderr_path.open("wb") if stderr_path else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
+        with contextlib.ExitStack() as files:
+            stderr = (
+                files.enter_context(stderr_path.open("wb")) if stderr_path else subprocess.DEVNULL
+            )
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this package's CLI
                 command, stdout=subprocess.PIPE, stderr=stderr, text=True
             )
-        finally:
-            if stderr_path:
-                stderr.close()
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line:  # the ready line is the first thing it prints
             self.stop()
@@ -34,6 +37,7 @@ class EmulatorProcess:
         self.admin_key: str = ready["admin_key"]
 
     def stop(self, timeout: float = 30) -> None:
+        """Ask the emulator to stop (SIGTERM), killing it after ``timeout`` seconds."""
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import ssl
 
 ADMIN_PREFIX = "/_emulator/"
+_SCHEME_LENGTH = len("Convex ")  # the same as len("Bearer ")
 
 
 @dataclass
@@ -49,21 +50,25 @@ class RequestLog:
         self._seq = 0
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Append ``entry``, numbering it (``seq``) in the order requests were answered."""
         with self._lock:
             self._seq += 1
             entry["seq"] = self._seq
             self._entries.append(entry)
 
     def entries(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """The logged requests, oldest first, optionally of one endpoint only."""
         with self._lock:
             return [e for e in self._entries if endpoint is None or e["endpoint"] == endpoint]
 
     def clear(self) -> None:
+        """Forget every logged request (numbering goes on)."""
         with self._lock:
             self._entries.clear()
 
 
 def new_admin_key() -> str:
+    """A random key in the shape of a production deploy key."""
     return "prod:emulator|" + secrets.token_hex(24)
 
 
@@ -87,7 +92,7 @@ class EmulatorServer:
     ``convex-emulator`` command and :class:`~convex_emulator.admin_client.EmulatorClient`.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings of the public constructor
         self,
         store: Store | None = None,
         *,
@@ -113,10 +118,12 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        """The base URL a client uses, with the port actually bound."""
+        host, port = self._httpd.socket.getsockname()[:2]
         return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> EmulatorServer:
+        """Serve from a background thread; returns at once."""
         # A short poll interval: ``stop()`` waits for the loop to notice, 0.5 s by default.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -125,9 +132,11 @@ class EmulatorServer:
         return self
 
     def serve_forever(self) -> None:
+        """Serve from this thread until the process is interrupted (the command's way)."""
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop serving, close the socket and wait for the serving thread."""
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -140,6 +149,7 @@ class EmulatorServer:
         self.stop()
 
     def key_matches(self, presented: str) -> bool:
+        """Whether ``presented`` is this deployment's key (any ``prod:``/``dev:`` prefix)."""
         return secrets.compare_digest(
             _strip_key_type(presented).encode(), _strip_key_type(self.admin_key).encode()
         )
@@ -158,6 +168,7 @@ class EmulatorServer:
         return self.current_settings()
 
     def current_settings(self) -> dict[str, Any]:
+        """Every store knob and server switch by name, as ``configure`` takes them."""
         config = {f.name: getattr(self.store.config, f.name) for f in fields(StoreConfig)}
         config.update({f.name: getattr(self.options, f.name) for f in fields(ServerOptions)})
         return config
@@ -216,14 +227,14 @@ class _Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization")
         if header is None:
             raise ConvexError(403, "BadDeployKey", "Couldn't find an admin key or deploy key.")
-        if len(header) < 7:
+        if len(header) < _SCHEME_LENGTH:
             raise ConvexError(400, "InvalidHeaderFailure", "Authorization header is too short.")
-        scheme = header[:7].lower()
+        scheme = header[:_SCHEME_LENGTH].lower()
         if scheme == "bearer ":
             raise ConvexError(403, "BadDeployKey", "A user token can't use this endpoint.")
         if scheme != "convex ":
             raise ConvexError(400, "InvalidHeaderFailure", "Authorization header is malformed.")
-        if not self.emulator.key_matches(header[7:]):
+        if not self.emulator.key_matches(header[_SCHEME_LENGTH:]):
             raise ConvexError(
                 401, "BadAdminKey", "The provided admin key was invalid for this instance"
             )

@@ -7,12 +7,16 @@ declared schema. A shape maps each observed kind of value to what is known about
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convex_emulator import formats
 from convex_emulator.failures import ConvexError
-from convex_emulator.store import Store
-from convex_emulator.tablets import Tablet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from convex_emulator.store import Store
+    from convex_emulator.tablets import Tablet
 
 Shape = dict[str, Any]
 SYSTEM_COLUMNS = ["_creationTime", "_id"]
@@ -75,7 +79,7 @@ def table_shape(store: Store, tablet: Tablet) -> dict[str, Any]:
     return obj
 
 
-def column_names(store: Store) -> dict[str, list[dict[str, Any]]]:
+def column_names(store: Store) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """The ``get_table_column_names`` body: sorted top-level names per component and table."""
     with store.lock:
         by_component: dict[str, list[dict[str, Any]]] = {path: [] for path in store.components()}
@@ -142,41 +146,57 @@ def _schema(shape: Shape, fmt: str) -> Any:
 
 
 def _kind_schema(kind: str, payload: Any, fmt: str) -> Any:
-    if kind == "null":
-        return {"type": "null"}
-    if kind == "boolean":
-        return {"type": "boolean"}
-    if kind == "string":
-        return {"type": "string"}
+    if kind in _PLAIN_SCHEMAS:
+        return {"type": _PLAIN_SCHEMAS[kind]}
     if kind.startswith("id:"):
         return {"$description": f"Id({kind[3:]})", "type": "string"}
-    if kind == "float64":
-        if not payload:
-            return {"type": "number"}
-        special = (
-            {"type": "string"}
-            if fmt == formats.CLEAN
-            else {"type": "object", "properties": {"$float": {"type": "string"}}}
-        )
-        return {"anyOf": [{"type": "number"}, special]}
-    if kind == "int64":
-        if fmt == formats.CLEAN:
-            return {"type": "string", "$description": "int64 represented as base10 string"}
-        if fmt == formats.ENCODED:
-            return {"type": "object", "properties": {"$integer": {"type": "string"}}}
+    return _KIND_SCHEMAS[kind](payload, fmt)
+
+
+def _float_schema(has_specials: bool, fmt: str) -> Any:
+    """A plain number, or also the form NaN, ±Infinity and -0.0 take in ``fmt``."""
+    if not has_specials:
         return {"type": "number"}
-    if kind == "bytes":
-        if fmt == formats.CLEAN:
-            return {"type": "string", "$description": "base64 bytes"}
-        return {"type": "object", "properties": {"$bytes": {"type": "string"}}}
-    if kind == "array":
-        return {"type": "array", "items": _schema(payload, fmt)}
-    fields = payload["fields"]
+    special = (
+        {"type": "string"}
+        if fmt == formats.CLEAN
+        else {"type": "object", "properties": {"$float": {"type": "string"}}}
+    )
+    return {"anyOf": [{"type": "number"}, special]}
+
+
+def _int64_schema(_: Any, fmt: str) -> Any:
+    if fmt == formats.CLEAN:
+        return {"type": "string", "$description": "int64 represented as base10 string"}
+    if fmt == formats.ENCODED:
+        return {"type": "object", "properties": {"$integer": {"type": "string"}}}
+    return {"type": "number"}
+
+
+def _bytes_schema(_: Any, fmt: str) -> Any:
+    if fmt == formats.CLEAN:
+        return {"type": "string", "$description": "base64 bytes"}
+    return {"type": "object", "properties": {"$bytes": {"type": "string"}}}
+
+
+def _array_schema(items: Shape, fmt: str) -> Any:
+    return {"type": "array", "items": _schema(items, fmt)}
+
+
+def _object_schema(obj: dict[str, Any], fmt: str) -> Any:
     return {
         "type": "object",
-        "properties": {name: _schema(shape, fmt) for name, shape in fields.items()},
+        "properties": {name: _schema(shape, fmt) for name, shape in obj["fields"].items()},
         "additionalProperties": False,
-        "required": sorted(
-            name for name, seen in payload["seen"].items() if seen == payload["count"]
-        ),
+        "required": sorted(name for name, seen in obj["seen"].items() if seen == obj["count"]),
     }
+
+
+_PLAIN_SCHEMAS = {"null": "null", "boolean": "boolean", "string": "string"}
+_KIND_SCHEMAS: dict[str, Callable[[Any, str], Any]] = {
+    "float64": _float_schema,
+    "int64": _int64_schema,
+    "bytes": _bytes_schema,
+    "array": _array_schema,
+    "object": _object_schema,
+}

@@ -16,7 +16,7 @@ from typing import Any
 
 from convex_emulator.clock import Clock
 from convex_emulator.documents import check_document
-from convex_emulator.names import check_component_path, check_user_table
+from convex_emulator.names import check_component_path, check_field_name, check_user_table
 from convex_emulator.tablets import Revision, Tablet
 
 DAY_SECONDS = 24 * 3600
@@ -46,7 +46,7 @@ class Store:
         self.lock = threading.RLock()
         self.clock = clock or Clock()
         self.config = config or StoreConfig()
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - reproducible ids and tablet order
         self._components: dict[str, bool] = {"": True}
         self._tablets_by_id: list[Tablet] = []
         self._active: dict[tuple[str, str], Tablet] = {}
@@ -71,6 +71,7 @@ class Store:
 
     @property
     def last_commit_ts(self) -> int:
+        """The timestamp of the newest commit (0 before any)."""
         return self._last_commit_ts
 
     # ---- identifiers --------------------------------------------------------------------------
@@ -94,18 +95,22 @@ class Store:
         return Transaction(self)
 
     def insert(self, table: str, document: dict[str, Any], component: str = "") -> str:
+        """Insert one document in its own transaction; see :meth:`Transaction.insert`."""
         with self.transaction() as tx:
             return tx.insert(table, document, component)
 
     def patch(self, doc_id: str, fields: dict[str, Any], unset: tuple[str, ...] = ()) -> None:
+        """Patch one document in its own transaction; see :meth:`Transaction.patch`."""
         with self.transaction() as tx:
             tx.patch(doc_id, fields, unset)
 
     def replace(self, doc_id: str, document: dict[str, Any]) -> None:
+        """Replace one document in its own transaction; see :meth:`Transaction.replace`."""
         with self.transaction() as tx:
             tx.replace(doc_id, document)
 
     def delete(self, doc_id: str) -> None:
+        """Delete one document in its own transaction (its tombstone shows in deltas)."""
         with self.transaction() as tx:
             tx.delete(doc_id)
 
@@ -117,9 +122,7 @@ class Store:
     def delete_table(self, table: str, component: str = "") -> int:
         """Drop a table in its own commit; its rows vanish from deltas, with no tombstones."""
         with self.lock:
-            tablet = self._active.get((component, table))
-            if tablet is None:
-                raise KeyError(f"no table {component!r}/{table!r}")
+            tablet = self._active_tablet(component, table)
             ts = self._next_commit_ts()
             tablet.deleted_ts = ts
             del self._active[(component, table)]
@@ -134,6 +137,7 @@ class Store:
                 self._append_log(ts, [self._system_row(ts, SYSTEM_WRITES_TABLE)])
 
     def add_component(self, path: str) -> None:
+        """Mount a component, with no tables yet (a component also appears on its first insert)."""
         check_component_path(path)
         with self.lock:
             self._components.setdefault(path, True)
@@ -164,8 +168,7 @@ class Store:
             tablet = Tablet(self._new_tablet_id(), "", name, 0)
             self._system[name] = tablet
         doc_id = self._new_document_id()
-        revision = Revision(ts, doc_id, tablet, {"_id": doc_id, "_creationTime": ts / 1e6})
-        return revision
+        return Revision(ts, doc_id, tablet, {"_id": doc_id, "_creationTime": ts / 1e6})
 
     def _append_log(self, ts: int, revisions: list[Revision]) -> None:
         revisions.sort(key=lambda revision: revision.id)
@@ -176,8 +179,7 @@ class Store:
     def _create_tablet(self, component: str, table: str) -> Tablet:
         check_user_table(table)
         check_component_path(component)
-        tablet = Tablet(self._new_tablet_id(), component, table, created_ts=-1)
-        return tablet
+        return Tablet(self._new_tablet_id(), component, table, created_ts=-1)
 
     def _commit(self, new_tablets: list[Tablet], writes: dict[str, tuple[Tablet, Any]]) -> int:
         ts = self._next_commit_ts()
@@ -190,7 +192,8 @@ class Store:
             bisect.insort(self._tablets_by_id, tablet, key=lambda t: t.tablet_id)
             rows.append(self._system_row(ts, TABLES_TABLE))
         creation_ms = ts / 1e6
-        for doc_id, (tablet, value) in writes.items():
+        for doc_id, (tablet, written) in writes.items():
+            value = written
             if value is not None and "_creationTime" not in value:
                 value = {"_id": doc_id, "_creationTime": creation_ms, **value}
             revision = Revision(ts, doc_id, tablet, value)
@@ -231,6 +234,7 @@ class Store:
     # ---- metadata and ground truth --------------------------------------------------------
 
     def components(self) -> list[str]:
+        """Paths of the mounted components, the root ``""`` first."""
         with self.lock:
             return [path for path, mounted in self._components.items() if mounted]
 
@@ -254,11 +258,13 @@ class Store:
             }
 
     def table_of(self, doc_id: str) -> tuple[str, str]:
+        """``(component, table)`` of a document ever written."""
         with self.lock:
             tablet = self._doc_tablet[doc_id]
             return tablet.component, tablet.name
 
     def stats(self) -> dict[str, Any]:
+        """Clock, log size and documents per current table, for the admin API."""
         with self.lock:
             return {
                 "now": self.now_for_reads(),
@@ -315,6 +321,7 @@ class Transaction:
         return tablet
 
     def create_table(self, table: str, component: str = "") -> None:
+        """Create the table at commit unless it exists."""
         self._tablet(component, table)
 
     def insert(
@@ -327,7 +334,7 @@ class Transaction:
         doc_id = document.get("_id")
         if doc_id is None:
             doc_id = self._store._new_document_id()
-        elif doc_id in self._store._doc_tablet or doc_id in self._writes:
+        elif doc_id in self._store.document_tablets or doc_id in self._writes:
             raise ValueError(f"document id {doc_id!r} already exists")
         if "_id" in document:
             value = {"_id": doc_id, **{k: v for k, v in document.items() if k != "_id"}}
@@ -338,17 +345,22 @@ class Transaction:
         return doc_id
 
     def _current(self, doc_id: str) -> tuple[Tablet, dict[str, Any]]:
+        """The document as this transaction sees it: its own writes, else the store's."""
+        tablet: Tablet | None
         if doc_id in self._writes:
             tablet, value = self._writes[doc_id]
         else:
-            tablet = self._store._doc_tablet.get(doc_id)
+            tablet = self._store.document_tablets.get(doc_id)
             value = tablet.current(doc_id) if tablet and tablet.is_active else None
         if tablet is None or value is None:
             raise KeyError(f"no document {doc_id!r}")
         return tablet, value
 
     def patch(self, doc_id: str, fields: dict[str, Any], unset: tuple[str, ...] = ()) -> None:
+        """Set top-level ``fields`` and remove the ``unset`` ones (never a system field)."""
         check_document(fields, allow_system_fields=False)
+        for name in unset:
+            check_field_name(name, top_level=True)
         tablet, value = self._current(doc_id)
         updated = {**value, **fields}
         for name in unset:
@@ -356,6 +368,7 @@ class Transaction:
         self._writes[doc_id] = (tablet, updated)
 
     def replace(self, doc_id: str, document: dict[str, Any]) -> None:
+        """Replace every user field, keeping ``_id`` and ``_creationTime``."""
         check_document(document, allow_system_fields=False)
         tablet, value = self._current(doc_id)
         system = {"_id": value["_id"], "_creationTime": value.get("_creationTime")}
@@ -364,5 +377,6 @@ class Transaction:
         self._writes[doc_id] = (tablet, {**system, **document})
 
     def delete(self, doc_id: str) -> None:
+        """Delete the document at commit."""
         tablet, _ = self._current(doc_id)
         self._writes[doc_id] = (tablet, None)

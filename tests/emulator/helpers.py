@@ -11,14 +11,16 @@ def list_snapshot(api: httpx.Client, **args: Any) -> dict[str, Any]:
     """One ``POST /api/list_snapshot`` page; fails the test on a non-200 answer."""
     response = api.post("/api/list_snapshot", json=args)
     assert response.status_code == 200, response.text
-    return response.json()
+    page: dict[str, Any] = response.json()
+    return page
 
 
 def document_deltas(api: httpx.Client, cursor: int, **args: Any) -> dict[str, Any]:
     """One ``POST /api/document_deltas`` page; fails the test on a non-200 answer."""
     response = api.post("/api/document_deltas", json={"cursor": cursor, **args})
     assert response.status_code == 200, response.text
-    return response.json()
+    page: dict[str, Any] = response.json()
+    return page
 
 
 def snapshot_pages(api: httpx.Client, **args: Any) -> list[dict[str, Any]]:
@@ -55,8 +57,9 @@ def tables_of(values: list[dict[str, Any]]) -> set[tuple[str, str]]:
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """Assert a Convex error answer: ``status`` with exactly ``{"code", "message"}``."""
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == {"code", "message"}
     assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     return body

@@ -63,7 +63,8 @@ def test_failed_transaction_commits_nothing(client: EmulatorClient, store: Store
         client.transaction(
             [{"op": "insert", "table": "t", "doc": {"n": 1}}, {"op": "delete", "id": "missing"}]
         )
-    assert store.last_commit_ts == before and store.documents() == {}
+    assert store.last_commit_ts == before
+    assert store.documents() == {}
 
 
 def test_failed_transaction_leaves_no_new_component_behind(
@@ -99,8 +100,10 @@ def test_patch_and_delete_helpers(client: EmulatorClient, api: httpx.Client) -> 
 def test_documents_is_ground_truth_in_export_json(client: EmulatorClient) -> None:
     doc = client.insert("t", {"big": 2**60}, component="c")
     (document,) = client.documents()
-    assert document["_component"] == "c" and document["_table"] == "t"
-    assert document["_id"] == doc and document["big"] == 2**60
+    assert document["_component"] == "c"
+    assert document["_table"] == "t"
+    assert document["_id"] == doc
+    assert document["big"] == 2**60
 
 
 def test_create_and_delete_table(client: EmulatorClient, api: httpx.Client, store: Store) -> None:
@@ -127,7 +130,8 @@ def test_configure_changes_knobs_and_switches(
     client: EmulatorClient, emulator: EmulatorServer
 ) -> None:
     settings = client.configure(deltas_page_limit=7, streaming_export_enabled=False)
-    assert settings["deltas_page_limit"] == 7 and settings["streaming_export_enabled"] is False
+    assert settings["deltas_page_limit"] == 7
+    assert settings["streaming_export_enabled"] is False
     assert emulator.store.config.deltas_page_limit == 7
     assert emulator.options.streaming_export_enabled is False
 
@@ -180,7 +184,8 @@ def test_load_generate_adds_that_many_documents(client: EmulatorClient) -> None:
 def test_stats_reports_now_and_tables(client: EmulatorClient, store: Store) -> None:
     client.insert("t", {"n": 1})
     stats = client.stats()
-    assert stats["now"] == store.now_for_reads() and stats["last_commit_ts"] == store.last_commit_ts
+    assert stats["now"] == store.now_for_reads()
+    assert stats["last_commit_ts"] == store.last_commit_ts
     assert [(t["table"], t["documents"]) for t in stats["tables"]] == [("t", 1)]
 
 

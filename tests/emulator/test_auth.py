@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -92,7 +94,7 @@ def test_key_without_view_data_permission_is_403_operation_not_permitted(
     ],
 )
 def test_every_export_endpoint_rejects_an_unauthenticated_request(
-    anonymous: httpx.Client, method: str, path: str, body: dict | None
+    anonymous: httpx.Client, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     response = anonymous.request(method, path, json=body)
     assert_error(response, 403, "BadDeployKey")

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from convex_emulator import cli, server
 
 EXECUTABLE = Path(sys.executable).with_name("convex-emulator")
 
@@ -48,7 +51,7 @@ def test_cli_prints_url_and_admin_key_then_serves_and_stops_on_sigterm(
         ready["url"] + "/api/get_table_column_names",
         headers={"Authorization": f"Convex {ready['admin_key']}"},
         timeout=10,
-        verify=False,
+        verify=False,  # noqa: S501 - plain HTTP on loopback: no certificate to check
     )
     assert response.status_code == 200
     assert {"", "waitlist"} <= set(response.json()["byComponent"])
@@ -64,6 +67,7 @@ def test_cli_rejects_a_missing_load_file(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert "cannot load data" in result.stderr
@@ -71,9 +75,7 @@ def test_cli_rejects_a_missing_load_file(tmp_path: Path) -> None:
 
 def test_cli_main_builds_the_configured_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process: the flags reach the store config and server options."""
-    from convex_emulator import cli, server
-
-    captured = {}
+    captured: dict[str, Any] = {}
 
     def fake_serve_forever(self: server.EmulatorServer) -> None:
         captured["config"] = self.store.config

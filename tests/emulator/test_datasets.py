@@ -59,7 +59,8 @@ def test_demo_has_int64_beyond_float_precision_positive_and_negative(demo: Store
 def test_demo_has_nan_infinities_and_negative_zero(demo: Store) -> None:
     floats = [value for value in _all_values(demo) if type(value) is float]
     assert any(math.isnan(value) for value in floats)
-    assert math.inf in floats and -math.inf in floats
+    assert math.inf in floats
+    assert -math.inf in floats
     assert any(value == 0.0 and math.copysign(1.0, value) < 0 for value in floats)
 
 
@@ -126,10 +127,10 @@ def test_generated_documents_are_about_200_bytes(store: Store) -> None:
 # ---- JSONL -------------------------------------------------------------------------------------
 
 
-def _normalised(documents: dict) -> dict:
+def _normalised(documents: dict[Any, Any]) -> dict[Any, Any]:
     """Documents keyed by table in export_json text, so NaN compares equal to NaN."""
 
-    def text(document: dict) -> str:
+    def text(document: dict[str, Any]) -> str:
         return json.dumps(to_wire(document, EXPORT), sort_keys=True)
 
     return {
@@ -161,7 +162,9 @@ def test_load_jsonl_reads_a_directory_and_ignores_ts_and_deleted(
     assert datasets.load_jsonl(store, tmp_path) == 2
     (doc_t,) = store.documents()[("", "t")].values()
     (doc_u,) = store.documents()[("c", "u")].values()
-    assert doc_t["n"] == 1 and "_ts" not in doc_t and "_deleted" not in doc_t
+    assert doc_t["n"] == 1
+    assert "_ts" not in doc_t
+    assert "_deleted" not in doc_t
     assert doc_u["n"] == 42
 
 

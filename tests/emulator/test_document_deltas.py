@@ -41,7 +41,8 @@ def test_returns_revisions_after_the_cursor_up_to_now(
     b = store.insert("t", {"n": 2})
     page = document_deltas(api, start)
     assert [value["_id"] for value in page["values"]] == [a, b]
-    assert page["cursor"] == store.now_for_reads() and page["hasMore"] is False
+    assert page["cursor"] == store.now_for_reads()
+    assert page["hasMore"] is False
 
 
 def test_values_are_in_ts_then_id_order(api: httpx.Client, store: Store, start: int) -> None:
@@ -49,7 +50,8 @@ def test_values_are_in_ts_then_id_order(api: httpx.Client, store: Store, start: 
     _insert_in_one_transaction(store, "u", 5)
     values = delta_values(api, start)
     keys = [(value["_ts"], value["_id"]) for value in values]
-    assert keys == sorted(keys) and len(keys) == 10
+    assert keys == sorted(keys)
+    assert len(keys) == 10
 
 
 def test_cursor_is_exclusive(api: httpx.Client, store: Store, start: int) -> None:
@@ -82,7 +84,8 @@ def test_empty_deployment_snapshot_is_a_valid_first_delta_cursor(
     api: httpx.Client, store: Store
 ) -> None:
     first = list_snapshot(api)
-    assert first["values"] == [] and first["hasMore"] is False
+    assert first["values"] == []
+    assert first["hasMore"] is False
     doc = store.insert("t", {"n": 1})
     assert [value["_id"] for value in delta_values(api, first["snapshot"])] == [doc]
 
@@ -135,7 +138,8 @@ def test_updates_carry_the_full_post_image(api: httpx.Client, store: Store) -> N
     store.patch(doc, {"b": "y"}, unset=("c",))
     (value,) = delta_values(api, cursor)
     assert {k: v for k, v in value.items() if not k.startswith("_")} == {"a": "1", "b": "y"}
-    assert value["_deleted"] is False and "_creationTime" in value
+    assert value["_deleted"] is False
+    assert "_creationTime" in value
 
 
 def test_tombstone_carries_only_id_and_metadata(api: httpx.Client, store: Store) -> None:
@@ -159,7 +163,8 @@ def test_tombstone_ignores_column_selection(api: httpx.Client, store: Store) -> 
     store.delete(doc)
     selection = {"_other": "excl", "": {"_other": "excl", "t": {"_other": "excl", "_id": "incl"}}}
     (value,) = delta_values(api, cursor, selection=selection)
-    assert value["_deleted"] is True and value["_id"] == doc
+    assert value["_deleted"] is True
+    assert value["_id"] == doc
 
 
 def test_live_entries_have_deleted_false(api: httpx.Client, store: Store, start: int) -> None:
@@ -176,7 +181,8 @@ def test_default_rows_read_limit_is_128(api: httpx.Client, store: Store, start: 
     for n in range(130):
         store.insert("t", {"n": n})
     page = document_deltas(api, start)
-    assert len(page["values"]) == 128 and page["hasMore"] is True
+    assert len(page["values"]) == 128
+    assert page["hasMore"] is True
     assert page["cursor"] == page["values"][-1]["_ts"]
 
 
@@ -233,7 +239,8 @@ def test_empty_page_with_has_more_still_advances_the_cursor(
     emulator.configure({"deltas_page_limit": 5})
     store.system_writes(8)
     page = document_deltas(api, start)
-    assert page["values"] == [] and page["hasMore"] is True
+    assert page["values"] == []
+    assert page["hasMore"] is True
     assert start < page["cursor"] < store.now_for_reads()
 
 
@@ -245,7 +252,8 @@ def test_a_transaction_larger_than_the_limit_is_never_split(
     _insert_in_one_transaction(store, "t", 1)
     page = document_deltas(api, start)
     assert [value["_ts"] for value in page["values"]] == [ts1, ts1]
-    assert page["cursor"] == ts1 and page["hasMore"] is True
+    assert page["cursor"] == ts1
+    assert page["hasMore"] is True
 
 
 def test_limit_reached_on_the_last_transaction_ends_with_its_ts_and_no_more(
@@ -256,7 +264,8 @@ def test_limit_reached_on_the_last_transaction_ends_with_its_ts_and_no_more(
     ts2 = _insert_in_one_transaction(store, "t", 1)
     page = document_deltas(api, start)
     assert len(page["values"]) == 3
-    assert page["cursor"] == ts2 and page["hasMore"] is False
+    assert page["cursor"] == ts2
+    assert page["hasMore"] is False
 
 
 def test_a_ten_thousand_row_transaction_arrives_in_one_page(
@@ -264,7 +273,8 @@ def test_a_ten_thousand_row_transaction_arrives_in_one_page(
 ) -> None:
     ts = _insert_in_one_transaction(store, "big", 10_000)
     page = document_deltas(api, start)
-    assert len(page["values"]) == 10_000 and page["cursor"] == ts
+    assert len(page["values"]) == 10_000
+    assert page["cursor"] == ts
 
 
 # ---- returned cursor ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from typing import Any
 
 import httpx
 import pytest
@@ -62,7 +63,8 @@ def test_float_vector_negative_infinity() -> None:
 
 def test_float_vector_negative_zero() -> None:
     value = from_wire({"$float": NEG_ZERO_B64})
-    assert value == 0.0 and math.copysign(1.0, value) == -1.0
+    assert value == 0.0
+    assert math.copysign(1.0, value) == -1.0
     assert float_to_base64(-0.0) == NEG_ZERO_B64
 
 
@@ -81,13 +83,13 @@ def test_integer_encoding_is_little_endian_twos_complement() -> None:
 
 
 def test_float_tag_is_rejected_for_an_ordinary_number() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\$float is only for NaN"):
         from_wire({"$float": float_to_base64(1.5)})
 
 
 @pytest.mark.parametrize("legacy", ["$set", "$map"])
 def test_legacy_set_and_map_values_are_rejected(legacy: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="values are not supported"):
         from_wire({legacy: []})
 
 
@@ -96,13 +98,14 @@ def test_object_with_a_special_key_and_another_key_is_a_plain_object() -> None:
 
 
 def test_json_integer_token_outside_int64_is_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit in int64"):
         from_wire(2**63)
 
 
 def test_json_integer_token_is_int64_and_decimal_token_is_float64() -> None:
     decoded = from_wire(json.loads('{"i": 3, "f": 3.0}'))
-    assert type(decoded["i"]) is int and type(decoded["f"]) is float
+    assert type(decoded["i"]) is int
+    assert type(decoded["f"]) is float
 
 
 # ---- encoders ----------------------------------------------------------------------------------
@@ -144,7 +147,8 @@ def test_encoded_json_tags_int64_bytes_and_special_floats() -> None:
 
 def test_export_json_keeps_int64_as_json_integers() -> None:
     wire = to_wire(SAMPLE, EXPORT)
-    assert wire["big"] == 2**62 + 1 and type(wire["big"]) is int
+    assert wire["big"] == 2**62 + 1
+    assert type(wire["big"]) is int
     assert wire["nan"] == {"$float": NAN_B64}
     assert math.copysign(1.0, wire["nzero"]) == -1.0
     assert wire["blob"] == {"$bytes": "aGVsbG8="}
@@ -155,7 +159,8 @@ def test_export_json_keeps_int64_as_json_integers() -> None:
 def test_lossless_formats_round_trip_through_from_wire(fmt: str) -> None:
     decoded = from_wire(json.loads(json.dumps(to_wire(SAMPLE, fmt))))
     assert to_wire(decoded, ENCODED) == to_wire(SAMPLE, ENCODED)
-    assert type(decoded["big"]) is int and type(decoded["three"]) is float
+    assert type(decoded["big"]) is int
+    assert type(decoded["three"]) is float
 
 
 @pytest.mark.parametrize(
@@ -187,7 +192,7 @@ def sample_doc(store: Store) -> str:
     return store.insert("values", SAMPLE)
 
 
-def _read_back(api: httpx.Client, fmt: str | None) -> tuple[dict, str]:
+def _read_back(api: httpx.Client, fmt: str | None) -> tuple[dict[str, Any], str]:
     args = {} if fmt is None else {"format": fmt}
     response = api.post("/api/list_snapshot", json=args)
     assert response.status_code == 200, response.text
@@ -222,7 +227,8 @@ def test_convex_encoded_json_format_over_http(api: httpx.Client, sample_doc: str
 
 def test_export_json_format_over_http(api: httpx.Client, sample_doc: str) -> None:
     value, text = _read_back(api, "export_json")
-    assert value["big"] == 2**62 + 1 and value["negative"] == -(2**53) - 3
+    assert value["big"] == 2**62 + 1
+    assert value["negative"] == -(2**53) - 3
     assert value["ninf"] == {"$float": NEG_INF_B64}
     assert math.copysign(1.0, value["nzero"]) == -1.0
     assert value["nested"] == {"n": 42, "list": [7, {"$bytes": "AA=="}, {"$float": NEG_INF_B64}]}
@@ -241,7 +247,8 @@ def test_id_is_a_string_and_creation_time_a_number_in_every_format(
 def test_bare_nan_never_appears_on_the_wire(api: httpx.Client, sample_doc: str) -> None:
     for fmt in ("json", "convex_encoded_json", "export_json"):
         _, text = _read_back(api, fmt)
-        assert "NaN," not in text and "Infinity," not in text.replace('"Infinity"', "")
+        assert "NaN," not in text
+        assert "Infinity," not in text.replace('"Infinity"', "")
 
 
 def test_unknown_format_over_http_is_400_bad_format(api: httpx.Client, sample_doc: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ def many_tables(store: Store) -> list[str]:
     return TABLE_NAMES
 
 
-def _table_order(pages: list[dict]) -> list[str]:
+def _table_order(pages: list[dict[str, Any]]) -> list[str]:
     order: list[str] = []
     for page in pages:
         for value in page["values"]:
@@ -54,7 +55,8 @@ def test_snapshot_returns_the_old_version_of_a_document_updated_later(
     (old,) = first["values"]
     store.patch(doc, {"f": 4})
     (again,) = list_snapshot(api, snapshot=first["snapshot"])["values"]
-    assert again == old and again["f"] == "2"
+    assert again == old
+    assert again["f"] == "2"
     assert again["_ts"] <= first["snapshot"]
 
 
@@ -161,7 +163,8 @@ def test_documents_within_a_table_come_in_id_order(
     for n in range(10):
         store.insert("t", {"n": n})
     ids = [value["_id"] for value in snapshot_values(api)]
-    assert ids == sorted(ids) and len(ids) == 10
+    assert ids == sorted(ids)
+    assert len(ids) == 10
 
 
 def test_page_limit_bounds_page_size(api: httpx.Client, store: Store, small_pages: int) -> None:
@@ -212,7 +215,8 @@ def test_cursor_is_a_string_while_has_more_and_null_at_the_end(
 ) -> None:
     pages = snapshot_pages(api)
     assert all(isinstance(page["cursor"], str) and page["hasMore"] for page in pages[:-1])
-    assert pages[-1]["cursor"] is None and pages[-1]["hasMore"] is False
+    assert pages[-1]["cursor"] is None
+    assert pages[-1]["hasMore"] is False
 
 
 def test_every_page_echoes_the_pinned_snapshot(
@@ -228,7 +232,8 @@ def test_walk_returns_every_document_exactly_once(
 ) -> None:
     expected = {store.insert(name, {"n": n}) for name in ("a", "b", "c") for n in range(5)}
     ids = [value["_id"] for value in snapshot_values(api)]
-    assert len(ids) == len(expected) and set(ids) == expected
+    assert len(ids) == len(expected)
+    assert set(ids) == expected
 
 
 def test_empty_deployment_returns_one_final_page_at_now(api: httpx.Client, store: Store) -> None:

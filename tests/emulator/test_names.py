@@ -136,6 +136,14 @@ def test_patch_and_replace_take_no_system_fields(store: Store, name: str) -> Non
         store.replace(doc_id, {name: 1.0})
 
 
+def test_patch_unsets_no_system_field(store: Store) -> None:
+    doc_id = store.insert("t", {"a": 1, LONG_73: 2})
+    with pytest.raises(InvalidNameError, match="starts with an underscore"):
+        store.patch(doc_id, {}, unset=("_creationTime",))
+    store.patch(doc_id, {}, unset=(LONG_73,))
+    assert LONG_73 not in store.documents()[("", "t")][doc_id]
+
+
 def test_patch_takes_long_and_punctuated_names(store: Store) -> None:
     doc_id = store.insert("t", {"a": 1})
     store.patch(doc_id, {LONG_73: 2, PUNCTUATION: 3})

@@ -14,9 +14,11 @@ def test_log_records_endpoint_method_args_and_status(
 ) -> None:
     api.post("/api/list_snapshot", json={"selection": SELECTION, "format": "json"})
     (entry,) = emulator.requests.entries()
-    assert entry["endpoint"] == "list_snapshot" and entry["method"] == "POST"
+    assert entry["endpoint"] == "list_snapshot"
+    assert entry["method"] == "POST"
     assert entry["args"] == {"selection": SELECTION, "format": "json"}
-    assert entry["status"] == 200 and entry["values"] == 0
+    assert entry["status"] == 200
+    assert entry["values"] == 0
 
 
 def test_log_records_get_query_args(emulator: EmulatorServer, api: httpx.Client) -> None:
@@ -37,7 +39,8 @@ def test_log_never_records_the_authorization_header(
     secret = emulator.admin_key.split("|")[1]
     assert emulator.requests.entries()
     for entry in emulator.requests.entries():
-        assert "Authorization" not in repr(entry) and secret not in repr(entry)
+        assert "Authorization" not in repr(entry)
+        assert secret not in repr(entry)
         assert "wrong" not in repr(entry)
 
 
@@ -52,7 +55,8 @@ def test_log_entries_are_numbered_in_order(emulator: EmulatorServer, api: httpx.
     for _ in range(3):
         api.get("/api/test_streaming_export_connection")
     sequence = [entry["seq"] for entry in emulator.requests.entries()]
-    assert sequence == sorted(sequence) and len(set(sequence)) == 3
+    assert sequence == sorted(sequence)
+    assert len(set(sequence)) == 3
 
 
 def test_log_filters_by_endpoint_and_clears(emulator: EmulatorServer, api: httpx.Client) -> None:

@@ -18,13 +18,15 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 def _column_names(api: httpx.Client) -> dict[str, list[dict[str, Any]]]:
     response = api.get("/api/get_table_column_names")
     assert response.status_code == 200, response.text
-    return response.json()["byComponent"]
+    by_component: dict[str, list[dict[str, Any]]] = response.json()["byComponent"]
+    return by_component
 
 
 def _schemas(api: httpx.Client, **params: str) -> dict[str, Any]:
     response = api.get("/api/json_schemas", params=params)
     assert response.status_code == 200, response.text
-    return response.json()
+    schemas: dict[str, Any] = response.json()
+    return schemas
 
 
 # ---- get_table_column_names --------------------------------------------------------------------
@@ -87,7 +89,8 @@ def test_json_schema_of_an_object_table(api: httpx.Client, store: Store) -> None
     store.insert("t", {"s": "y", "flag": False})
     schema = _schemas(api)["t"]
     assert schema["$schema"] == DRAFT_07
-    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
     assert schema["properties"]["s"] == {"type": "string"}
     assert schema["properties"]["flag"] == {"type": "boolean"}
     assert schema["properties"]["opt"] == {"type": "null"}
@@ -152,7 +155,7 @@ def test_json_schema_of_arrays_objects_and_unions(api: httpx.Client, store: Stor
     ],
 )
 def test_json_schema_of_int64_and_bytes_depends_on_format(
-    api: httpx.Client, store: Store, fmt: str, int64: dict, blob: dict
+    api: httpx.Client, store: Store, fmt: str, int64: dict[str, Any], blob: dict[str, Any]
 ) -> None:
     store.insert("t", {"n": 2**60, "blob": b"\x01"})
     properties = _schemas(api, format=fmt)["t"]["properties"]
@@ -172,7 +175,7 @@ def test_json_schema_default_format_is_json(api: httpx.Client, store: Store) -> 
     ],
 )
 def test_float_column_with_special_values_allows_their_encoding(
-    api: httpx.Client, store: Store, fmt: str, special: dict
+    api: httpx.Client, store: Store, fmt: str, special: dict[str, Any]
 ) -> None:
     store.insert("t", {"x": 1.5})
     store.insert("t", {"x": math.nan})

@@ -183,7 +183,8 @@ def test_component_given_as_included_string_is_malformed() -> None:
 def test_malformed_selection_falls_back_to_table_name_when_present() -> None:
     parsed = parse_selection_args({"selection": {"": "nope"}, "table_name": "users"})
     assert parsed.kind == "single_table"
-    assert parsed.table("", "users") is not None and parsed.table("", "messages") is None
+    assert parsed.table("", "users") is not None
+    assert parsed.table("", "messages") is None
 
 
 # ---- columns -----------------------------------------------------------------------------------

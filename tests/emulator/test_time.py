@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from convex_emulator import Store
+from tests.conftest import FROZEN_START_NS
 
-from ..conftest import FROZEN_START_NS
 from .helpers import delta_values, list_snapshot
 
 
@@ -27,7 +27,8 @@ def test_each_transaction_gets_a_strictly_greater_ts_even_with_a_frozen_clock(
     for n in range(5):
         store.insert("t", {"n": n})
     stamps = [value["_ts"] for value in delta_values(api, start)]
-    assert stamps == sorted(set(stamps)) and len(stamps) == 5
+    assert stamps == sorted(set(stamps))
+    assert len(stamps) == 5
     assert store.clock.now_ns() == FROZEN_START_NS
 
 
@@ -39,7 +40,8 @@ def test_all_writes_of_one_transaction_share_ts(api: httpx.Client, store: Store)
         tx.insert("u", {"n": 2}, component="c")
         tx.patch(existing, {"n": 3})
     values = delta_values(api, start)
-    assert len(values) == 3 and {value["_ts"] for value in values} == {tx.ts}
+    assert len(values) == 3
+    assert {value["_ts"] for value in values} == {tx.ts}
 
 
 def test_commits_follow_a_moving_clock(store: Store) -> None:
@@ -48,6 +50,7 @@ def test_commits_follow_a_moving_clock(store: Store) -> None:
     store.clock.advance(2.5)
     with store.transaction() as second:
         second.insert("t", {"n": 2})
+    assert first.ts is not None
     assert second.ts == FROZEN_START_NS + 2_500_000_000 > first.ts
 
 
@@ -70,6 +73,7 @@ def test_creation_time_is_float_milliseconds_of_the_insert_commit(
         tx.insert("t", {"n": 1})
     (value,) = list_snapshot(api)["values"]
     assert type(value["_creationTime"]) is float
+    assert tx.ts is not None
     assert value["_creationTime"] == tx.ts / 1e6
     assert value["_creationTime"] == (FROZEN_START_NS + 1_500_000_000) / 1e6
 
@@ -80,4 +84,5 @@ def test_creation_time_survives_updates(api: httpx.Client, store: Store) -> None
     store.clock.advance(10)
     store.patch(doc, {"n": 2})
     (value,) = list_snapshot(api)["values"]
-    assert value["_creationTime"] == created and value["_ts"] > created * 1e6
+    assert value["_creationTime"] == created
+    assert value["_ts"] > created * 1e6

@@ -24,7 +24,8 @@ def test_list_snapshot_get_equals_post(api: httpx.Client, two_tables: int) -> No
     get = api.get(
         "/api/list_snapshot", params={"snapshot": post["snapshot"], "format": "convex_encoded_json"}
     )
-    assert get.status_code == 200 and get.json() == post
+    assert get.status_code == 200
+    assert get.json() == post
 
 
 def test_list_snapshot_get_pages_with_the_returned_cursor(
@@ -35,13 +36,15 @@ def test_list_snapshot_get_pages_with_the_returned_cursor(
         "/api/list_snapshot", params={"snapshot": first["snapshot"], "cursor": first["cursor"]}
     ).json()
     post = list_snapshot(api, snapshot=first["snapshot"], cursor=first["cursor"])
-    assert second == post and first["hasMore"]
+    assert second == post
+    assert first["hasMore"]
 
 
 def test_document_deltas_get_equals_post(api: httpx.Client, two_tables: int) -> None:
     post = document_deltas(api, two_tables, format="export_json")
     get = api.get("/api/document_deltas", params={"cursor": two_tables, "format": "export_json"})
-    assert get.status_code == 200 and get.json() == post
+    assert get.status_code == 200
+    assert get.json() == post
     assert len(post["values"]) == 6
 
 
@@ -52,9 +55,10 @@ def test_document_deltas_get_without_cursor_is_400(api: httpx.Client) -> None:
 
 
 def test_document_deltas_get_selects_a_component(api: httpx.Client, two_tables: int) -> None:
-    params = {"cursor": two_tables, "component": "c"}
+    params: dict[str, str | int] = {"cursor": two_tables, "component": "c"}
     values = api.get("/api/document_deltas", params=params).json()["values"]
-    assert {value["_component"] for value in values} == {"c"} and len(values) == 3
+    assert {value["_component"] for value in values} == {"c"}
+    assert len(values) == 3
 
 
 def test_null_snapshot_and_cursor_mean_start_now(api: httpx.Client, two_tables: int) -> None:
@@ -85,18 +89,21 @@ def test_post_cursor_as_a_json_string_is_400_bad_json_body(
     api: httpx.Client, two_tables: int
 ) -> None:
     response = api.post("/api/document_deltas", json={"cursor": str(two_tables)})
-    assert response.status_code == 400 and response.json()["code"] == "BadJsonBody"
+    assert response.status_code == 400
+    assert response.json()["code"] == "BadJsonBody"
 
 
 def test_post_snapshot_as_a_json_float_is_400_bad_json_body(
     api: httpx.Client, two_tables: int
 ) -> None:
     response = api.post("/api/list_snapshot", json={"snapshot": float(two_tables)})
-    assert response.status_code == 400 and response.json()["code"] == "BadJsonBody"
+    assert response.status_code == 400
+    assert response.json()["code"] == "BadJsonBody"
 
 
 def test_post_cursor_of_the_wrong_type_is_400_bad_json_body(
     api: httpx.Client, two_tables: int
 ) -> None:
     response = api.post("/api/list_snapshot", json={"cursor": 5})
-    assert response.status_code == 400 and response.json()["code"] == "BadJsonBody"
+    assert response.status_code == 400
+    assert response.json()["code"] == "BadJsonBody"
