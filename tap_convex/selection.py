@@ -21,11 +21,11 @@ _FIRST_PRINTABLE = 0x20
 
 def is_valid_field_name(name: str) -> bool:
     """Convex's rule for a field name, in documents and selections alike (upstream's
-    ``check_valid_field_name``): non-empty, non-control ASCII, no leading ``$``, at most
-    1024 bytes."""
+    ``check_valid_field_name``): non-control ASCII, no leading ``$``, at most 1024 bytes
+    (the empty name is allowed). Upstream answers a selection naming any other with a 500."""
     return (
-        0 < len(name) <= MAX_FIELD_NAME_BYTES
-        and name[0] != "$"
+        len(name) <= MAX_FIELD_NAME_BYTES
+        and not name.startswith("$")
         and all(_FIRST_PRINTABLE <= ord(char) < _DELETE for char in name)
     )
 
