@@ -1,0 +1,49 @@
+"""Fixtures for the declarative Convex source: a real emulator on loopback.
+
+These tests run in ``.venv-airbyte`` (``scripts/test-airbyte``). In the tap's ``.venv``,
+which has no airbyte-cdk, they are left out of collection rather than failing there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from convex_emulator import EmulatorClient, EmulatorServer, Store, StoreConfig
+
+if importlib.util.find_spec("airbyte_cdk") is None:
+    collect_ignore_glob = ["test_*.py"]
+
+SNAPSHOT_PAGE_LIMIT = 7
+DELTAS_PAGE_LIMIT = 5
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The CDK's standard suite marks scenarios whose config lives in secrets/.
+    config.addinivalue_line("markers", "requires_creds: the scenario reads a config in secrets/")
+    # The CDK warns about its own experimental classes (dynamic streams) and its HTTP cache.
+    config.addinivalue_line("filterwarnings", "ignore:This class is experimental")
+    config.addinivalue_line("filterwarnings", "ignore:`cache_name` cannot be set")
+
+
+@pytest.fixture
+def store() -> Store:
+    """An empty deployment on the wall clock (the CDK judges a position's age by it), with
+    small pages so that every walk spans several."""
+    config = StoreConfig(
+        snapshot_page_limit=SNAPSHOT_PAGE_LIMIT, deltas_page_limit=DELTAS_PAGE_LIMIT
+    )
+    return Store(seed=1, config=config)
+
+
+@pytest.fixture
+def emulator(store: Store) -> Iterator[EmulatorServer]:
+    with EmulatorServer(store) as server:
+        yield server
+
+
+@pytest.fixture
+def admin(emulator: EmulatorServer) -> EmulatorClient:
+    return EmulatorClient(emulator.url, emulator.admin_key)
