@@ -7,20 +7,25 @@ other module of the tap uses a private name of the SDK.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_convex.convert import RecordConverter
+from tap_convex.drift import SchemaGuard, widened
 from tap_convex.selection import build_selection
 from tap_convex.state import Bookmark, from_state
 
+logger = logging.getLogger("tap_convex")
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from datetime import datetime
 
     from tap_convex.discovery import TableInfo
@@ -50,6 +55,7 @@ class ConvexTableStream(Stream):
         self.info = info
         self._plain_output: bool | None = None
         self.converter = RecordConverter(info.number_only_fields, list(info.schema["properties"]))
+        self._guard = SchemaGuard(info.schema)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -74,6 +80,15 @@ class ConvexTableStream(Stream):
         entry.database = self.info.component
         entry.table = self.info.table
         return entry
+
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        """Take streams, columns and keys from the catalog, but types from the deployment.
+
+        A saved catalog's types go stale when a field changes type in Convex; announcing them
+        would send records that their own SCHEMA rejects. The deployment decides the types.
+        """
+        super().apply_catalog(catalog)
+        self._input_schema = None
 
     def excluded_columns(self) -> list[str]:
         """User fields deselected in the catalog; they are excluded server-side."""
@@ -120,6 +135,9 @@ class ConvexTableStream(Stream):
     def write_records(self, records: Records, version: int | None, extracted_at: datetime) -> None:
         """Write a page's records of this stream: encoded JSON objects (only pages of
         streams with ``plain_output``) or dicts."""
+        misfits = self._guard.misfits(records)
+        if misfits:
+            self._widen(misfits)
         if self.plain_output:
             writer = cast("CheckpointFlushingWriter", self._tap.message_writer)
             writer.write_records(self.name, records, version, extracted_at)
@@ -128,6 +146,27 @@ class ConvexTableStream(Stream):
             self._stream_version = version
             for record in cast("list[dict[str, Any]]", records):
                 self._write_record_message(record)
+
+    def _widen(self, fields: list[str]) -> None:
+        """Make ``fields`` permissive and announce the new SCHEMA before any record needs it."""
+        logger.warning(
+            "%s: field(s) %s changed type or appeared since discovery; they become "
+            "permissive (any JSON) columns from here on.",
+            self.name,
+            ", ".join(repr(name) for name in fields),
+        )
+        schema = widened(self.schema, fields)
+        self._schema = schema
+        self._tap.mapper.register_raw_stream_schema(
+            self.name, get_selected_schema(self.name, schema, self.mask), self.primary_keys
+        )
+        self._stream_maps = []  # the mapper's new maps, on next use
+        self._plain_output = None
+        self.converter = RecordConverter(
+            self.info.number_only_fields - set(fields), list(schema["properties"])
+        )
+        self._guard = SchemaGuard(schema)
+        self.write_schema()
 
     def activate_version(self, version: int) -> None:
         """Emit ACTIVATE_VERSION: targets drop this stream's rows of older versions."""
@@ -152,6 +191,14 @@ class ConvexTableStream(Stream):
 
     def _is_own(self, key: tuple[str, str], _ts: int) -> bool:
         return key == self.key
+
+
+def deployment_catalog(streams: Iterable[ConvexTableStream]) -> singer.Catalog:
+    """The catalog of these streams: the deployment's types, with the selection metadata an
+    input catalog gave them (see :meth:`ConvexTableStream.apply_catalog`)."""
+    return singer.Catalog(
+        (stream.tap_stream_id, stream._singer_catalog_entry) for stream in streams
+    )
 
 
 def reset_state_progress_markers(tap: Tap) -> None:

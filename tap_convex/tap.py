@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from singer_sdk import Tap
+from singer_sdk import singerlib as singer
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_convex.client import ConvexClient
@@ -19,7 +20,11 @@ from tap_convex.errors import TapConvexError
 from tap_convex.output import CheckpointFlushingWriter
 from tap_convex.progress import Progress
 from tap_convex.settings import CONFIG_SCHEMA, Settings
-from tap_convex.streams import ConvexTableStream, reset_state_progress_markers
+from tap_convex.streams import (
+    ConvexTableStream,
+    deployment_catalog,
+    reset_state_progress_markers,
+)
 from tap_convex.sync import run_sync
 
 logger = logging.getLogger("tap_convex")
@@ -46,6 +51,20 @@ class TapConvex(Tap):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
+
+    @property
+    def catalog(self) -> singer.Catalog:
+        """The working catalog, from which SCHEMA messages are built: with an input catalog,
+        its streams and columns over the deployment's current types, so that a saved
+        catalog's stale types never announce a schema the records do not fit."""
+        if self.input_catalog is None:
+            return super().catalog
+        if self._working_catalog is None:
+            streams = [s for s in self.streams.values() if isinstance(s, ConvexTableStream)]
+            self._working_catalog = deployment_catalog(streams)
+        return self._working_catalog
+
+    _working_catalog: singer.Catalog | None = None
 
     @cached_property
     def settings(self) -> Settings:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft7Validator
+
 from convex_emulator import EmulatorServer
 from tap_convex.tap import TapConvex
 
@@ -45,6 +47,18 @@ class Output:
     def last_state(self) -> dict[str, Any] | None:
         states = self.states
         return states[-1] if states else None
+
+
+def records_fit_their_schemas(output: Output) -> bool:
+    """Every RECORD validates against the latest SCHEMA of its stream emitted before it."""
+    schemas: dict[str, Any] = {}
+    for message in output.messages:
+        if message["type"] == "SCHEMA":
+            schemas[message["stream"]] = Draft7Validator(message["schema"])
+        elif message["type"] == "RECORD":
+            errors = list(schemas[message["stream"]].iter_errors(message["record"]))
+            assert not errors, f"{message['stream']}: {errors[0].message}"
+    return True
 
 
 def parse_lines(text: str) -> Output:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convex_emulator import EmulatorServer, Store
-from tests.tap.harness import Replica, run_tap, source_documents
+from tests.tap.harness import Replica, discover, records_fit_their_schemas, run_tap, source_documents
 
 
 def schema_of(output: Any, stream: str) -> dict[str, Any]:
@@ -70,3 +70,18 @@ def test_table_replaced_wholesale_needs_a_resync_which_converges(
     resync = run_tap(config, state=state)  # at once: a later snapshot is a newer version
     converged = Replica().apply(first).apply(second).apply(resync)
     assert converged.documents("products") == source_documents(emulator, "", "products")
+
+
+def test_a_saved_catalog_chooses_streams_and_columns_but_the_deployment_decides_types(
+    demo: Store, emulator: EmulatorServer, config: dict[str, Any]
+) -> None:
+    """Tried as a new user would: discover, save the catalog, a field changes type, sync with
+    the saved catalog. The SCHEMA follows the deployment, so every record fits it."""
+    catalog = discover(config)
+    saved_stock = next(e for e in catalog["streams"] if e["tap_stream_id"] == "products")
+    assert saved_stock["schema"]["properties"]["stock"]["type"] == ["integer", "null"]
+    demo.insert("products", {"sku": "Z", "stock": "thirty"})
+    output = run_tap(config, catalog=catalog)
+    stock = schema_of(output, "products")["properties"]["stock"]
+    assert {"integer", "string"} <= set(stock["type"])
+    assert records_fit_their_schemas(output)
