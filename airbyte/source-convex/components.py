@@ -11,9 +11,11 @@ record data. What the manifest cannot say in YAML lives here:
   records: int64 exact at any depth, bytes as base64, the NaN rule, ``_creationTime`` as
   RFC 3339 UTC, deletes as ``_deleted: true`` with ``_ab_cdc_deleted_at``, and each record
   stamped with the position a later sync resumes from (CDK cursors learn only from records).
-"""
 
-from __future__ import annotations
+Deliberately no ``from __future__ import annotations``: the CDK can also load this file from
+a string (the standard tests, the Connector Builder), as a module it registers only after
+running it, and dataclasses must resolve ``InitVar`` annotations while the module runs.
+"""
 
 import base64
 import binascii

@@ -93,6 +93,21 @@ def positions(states: Iterable[AirbyteStateMessage]) -> dict[str, int]:
     }
 
 
+def committed_records(messages: list[AirbyteMessage]) -> list[tuple[str, dict[str, Any]]]:
+    """The records an Airbyte destination commits: each stream's records up to its last
+    STATE (what follows it is re-read by the next attempt)."""
+    last_state_at = {
+        m.state.stream.stream_descriptor.name: n
+        for n, m in enumerate(messages)
+        if m.state is not None and m.state.stream is not None
+    }
+    return [
+        (m.record.stream, dict(m.record.data))
+        for n, m in enumerate(messages)
+        if m.record is not None and n < last_state_at.get(m.record.stream, -1)
+    ]
+
+
 def records_of(output: EntrypointOutput) -> list[tuple[str, dict[str, Any]]]:
     return [(m.record.stream, dict(m.record.data)) for m in output.records if m.record]
 
