@@ -20,11 +20,18 @@ from suite.contenders import (
     measure_target,
     singer_record_ids,
 )
+from suite.declarative import (
+    check_declarative_snapshot,
+    ensure_declarative,
+    first_declarative_sync,
+    measure_declarative,
+)
 from suite.processes import Emulator
 from suite.results import Incremental, PeerInstall, Result
 from suite.settings import (
     AIRBYTE,
     CHANGES_PER_TRANSACTION,
+    DECLARATIVE,
     DELTAS_PAGE_LIMIT,
     E2E,
     FIXED_COST_DOCS,
@@ -54,6 +61,13 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
             "`source-convex read` (full_refresh) to /dev/null, start-up included",
             skipped=peer.skipped,
         ),
+        DECLARATIVE: Result(
+            DECLARATIVE,
+            docs,
+            "`airbyte/run_source.py read` (full_refresh, .venv-airbyte) to /dev/null, "
+            "start-up included",
+            skipped=ensure_declarative(),
+        ),
         E2E: Result(E2E, docs, "`meltano run tap-convex target-parquet` into local Parquet"),
         TARGET: Result(TARGET, docs, "`target-parquet` reading the recorded tap output"),
     }
@@ -72,12 +86,19 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
             measure_airbyte(emulator, peer, full_catalog, work, output=check)
             expect_rows(AIRBYTE, airbyte_records_and_state(check)[0], docs)
             check.unlink()
+        declarative_catalog = None
+        if not results[DECLARATIVE].skipped:
+            declarative_catalog = check_declarative_snapshot(emulator, work)
         for round_number in range(1, repeat + 1):
             _progress(f"throughput round {round_number}/{repeat}")
             results[RAW].samples.append(measure_raw_fetch(emulator, work))
             results[TAP].samples.append(measure_tap(emulator, work))
             if full_catalog is not None:
                 results[AIRBYTE].samples.append(measure_airbyte(emulator, peer, full_catalog, work))
+            if declarative_catalog is not None:
+                results[DECLARATIVE].samples.append(
+                    measure_declarative(emulator, declarative_catalog, work)
+                )
             results[E2E].samples.append(measure_end_to_end(emulator, work, round_number))
             results[TARGET].samples.append(measure_target(recorded, docs, work, round_number))
         recorded.unlink()
@@ -167,6 +188,8 @@ def run_incremental(
             airbyte_state = work / "airbyte-state.json"
             airbyte_state.write_text(json.dumps(states))
             first_airbyte.unlink()
+        declarative_skipped = ensure_declarative()
+        declarative_first = None if declarative_skipped else first_declarative_sync(emulator, work)
 
         _progress(f"writing {changes:,} changes in transactions of {CHANGES_PER_TRANSACTION}")
         table_names = sorted(ids)
@@ -187,6 +210,12 @@ def run_incremental(
             "`source-convex read --state` (incremental) to /dev/null",
             skipped=peer.skipped,
         )
+        declarative = Result(
+            DECLARATIVE,
+            changes,
+            "`airbyte/run_source.py read --state` (incremental, .venv-airbyte) to /dev/null",
+            skipped=declarative_skipped,
+        )
         for round_number in range(1, repeat + 1):
             _progress(f"incremental round {round_number}/{repeat}")
             sample = measure_tap(emulator, work, state=tap_state)
@@ -198,7 +227,12 @@ def run_incremental(
                 airbyte.samples.append(
                     measure_airbyte(emulator, peer, catalog, work, state=airbyte_state)
                 )
-        scenario.results = {TAP: tap, AIRBYTE: airbyte}
+            if declarative_first is not None:
+                catalog_path, state_path = declarative_first
+                declarative.samples.append(
+                    measure_declarative(emulator, catalog_path, work, state=state_path)
+                )
+        scenario.results = {TAP: tap, AIRBYTE: airbyte, DECLARATIVE: declarative}
     return scenario
 
 

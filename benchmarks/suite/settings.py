@@ -22,11 +22,14 @@ PROCESS_TIMEOUT_S = 3600.0
 RAW = "raw-fetch"
 TAP = "tap-convex"
 AIRBYTE = "airbyte-source-convex"
+DECLARATIVE = "source-convex (declarative)"  # airbyte/source-convex, on airbyte-cdk 7
 E2E = "end-to-end"
 TARGET = "target-parquet alone"
 
 # Targets (measured and reported, never asserted).
 TAP_VS_AIRBYTE = 3.0
+DECLARATIVE_VS_AIRBYTE = 2.0
+DECLARATIVE_VENV_TIMEOUT_S = 900.0
 TAP_VS_RAW = 0.5
 E2E_ROWS_PER_S = 50_000
 INCREMENTAL_VS_MINIMUM = 1.1

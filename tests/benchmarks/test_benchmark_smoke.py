@@ -38,6 +38,9 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
         assert isinstance(throughput[name]["peak_rss_mib"], (int, float)), name
     airbyte = throughput["airbyte-source-convex"]
     assert airbyte["skipped"] or isinstance(airbyte["rows_per_s"], (int, float))
+    declarative = throughput["source-convex (declarative)"]
+    assert declarative["skipped"] is None, declarative["skipped"]
+    assert declarative["rows_per_s"] > 0
 
     incremental = report["incremental"]
     assert incremental["log_rows"] >= incremental["changes"] > 0
@@ -45,6 +48,9 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     tap_runs = incremental["results"]["tap-convex"]["samples"]
     assert tap_runs
     assert all(run["requests"]["document_deltas"] >= 1 for run in tap_runs)
+    declarative_runs = incremental["results"]["source-convex (declarative)"]["samples"]
+    assert declarative_runs
+    assert all(run["requests"]["document_deltas"] >= 20 for run in declarative_runs)  # per table
 
     assert len(report["memory"]) == 2
     for pair in report["memory"].values():
@@ -52,6 +58,7 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
         assert pair["end-to-end"]["rows_per_s"] > 0
     assert set(report["targets"]) >= {
         "tap_vs_airbyte",
+        "declarative_vs_airbyte",
         "tap_vs_raw",
         "end_to_end",
         "incremental_requests",
