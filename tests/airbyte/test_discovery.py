@@ -65,3 +65,16 @@ def test_two_tables_that_map_to_one_stream_name_stop_discovery_naming_both(
     messages = [error.trace.error.message for error in output.errors]
     assert any("'a'/'b__users'" in m and "'a/b'/'users'" in m for m in messages), messages
     assert any("a__b__users" in m for m in messages)
+
+
+def test_a_table_whose_schema_convex_cannot_export_fails_discovery_saying_what_to_do(
+    store: Store, emulator: EmulatorServer
+) -> None:
+    store.insert("things", {"a": 1})
+    store.set_schema_exportable("things", "", exportable=False)
+    config = config_for(emulator)
+
+    output = discover(build_source(config), config, expecting_exception=True)
+
+    messages = [error.trace.error.message for error in output.errors]
+    assert any("NoSchemaForExport" in m and "tap-convex" in m for m in messages), messages
