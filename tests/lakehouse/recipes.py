@@ -1,0 +1,110 @@
+"""Spark renderings of the resolution recipes, and the truth they are compared with."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from convex_emulator import Store
+
+#: The current state of a bronze change log: the latest row per `_id` by `_ts`, unless deleted.
+CURRENT_SQL = """
+SELECT * EXCEPT (_row) FROM (
+  SELECT *, row_number() OVER (
+    PARTITION BY _id ORDER BY _ts DESC, _sdc_table_version DESC NULLS LAST) AS _row
+  FROM {bronze})
+WHERE _row = 1 AND NOT _deleted
+"""
+
+#: Every version of every document (SCD2): a version lasts from its change to the next change
+#: of its `_id`; a delete (or a re-sync's retirement row) closes the last one.
+HISTORY_SQL = """
+WITH changes AS (
+  SELECT * EXCEPT (_copy) FROM (
+    SELECT *, row_number() OVER (
+      PARTITION BY _id, _ts ORDER BY _sdc_table_version DESC NULLS LAST) AS _copy
+    FROM {bronze})
+  WHERE _copy = 1),
+timeline AS (
+  SELECT *, lead(_ts) OVER (PARTITION BY _id ORDER BY _ts) AS _next_ts,
+            lead(_deleted) OVER (PARTITION BY _id ORDER BY _ts) AS _next_deleted
+  FROM changes)
+SELECT * EXCEPT (_next_ts, _next_deleted, _deleted),
+       timestamp_micros(div(_ts, 1000)) AS _valid_from,
+       timestamp_micros(div(_next_ts, 1000)) AS _valid_to,
+       _next_ts IS NULL AS _is_current,
+       coalesce(_next_deleted, false) AS _deleted,
+       _ts AS _valid_from_ts, _next_ts AS _valid_to_ts
+FROM timeline
+WHERE NOT _deleted
+"""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a document: its fields, from one commit to the next (None: current)."""
+
+    doc_id: str
+    valid_from_ts: int
+    valid_to_ts: int | None
+    fields: dict[str, Any]
+
+
+def expected_history(
+    store: Store, component: str, table: str, first_snapshot_ts: int, retired_at: int | None
+) -> list[Version]:
+    """The emulator's revisions of a table, as a change log that started at a snapshot sees
+    them: the revision each document had at the snapshot, then every later one. Documents
+    whose table was replaced wholesale end at ``retired_at`` (the re-sync's snapshot)."""
+    by_id: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
+    for revision in store.log_rows:
+        tablet = revision.tablet
+        if (tablet.component, tablet.name) == (component, table) and not tablet.is_system:
+            by_id.setdefault(revision.id, []).append((revision.ts, revision.value))
+    versions = []
+    for doc_id, revisions in by_id.items():
+        seen = [r for r in revisions if r[0] > first_snapshot_ts]
+        before = [r for r in revisions if r[0] <= first_snapshot_ts]
+        if before and before[-1][1] is not None:
+            seen.insert(0, before[-1])
+        for index, (ts, value) in enumerate(seen):
+            if value is None:
+                continue
+            later = seen[index + 1][0] if index + 1 < len(seen) else retired_at
+            versions.append(Version(doc_id, ts, later, user_fields(value)))
+    return sorted(versions, key=lambda v: (v.doc_id, v.valid_from_ts))
+
+
+def user_fields(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if not k.startswith("_")}
+
+
+def landed(source: Any, value: Any) -> bool:
+    """Whether a landed value is the source value under the documented rules."""
+    if isinstance(source, float) and not math.isfinite(source):
+        return value is None
+    if isinstance(source, bytes):
+        return bytes(value) == source
+    if isinstance(source, (dict, list)):
+        return json.loads(value) == json_value(source)
+    if isinstance(value, str) and not isinstance(source, str):
+        return json.loads(value) == source  # a drifted column holds JSON text
+    if isinstance(value, str) and value.startswith('"'):
+        return json.loads(value) == source
+    return bool(value == source)
+
+
+def json_value(value: Any) -> Any:
+    """A nested value as the tap writes it: int64 exact, bytes base64, NaN as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    return value
