@@ -48,7 +48,6 @@ class SyncedTables:
         self._write_state = write_state
         self._resnapshot_expired = resnapshot_expired
         self._excluded = {key: self._selectable(stream) for key, stream in self.streams.items()}
-        self._builders = {key: stream.converter for key, stream in self.streams.items()}
 
     @staticmethod
     def _selectable(stream: ConvexTableStream) -> list[str]:
@@ -81,7 +80,9 @@ class SyncedTables:
         """Write the records of a page's wanted values, stream by stream; counts per stream."""
         extracted_at = datetime.now(timezone.utc)
         written = {}
-        for key, records in values.records(self._builders, wanted).items():
+        # Converters are looked up per page: a stream whose schema drifted has a new one.
+        builders = {key: stream.converter for key, stream in self.streams.items()}
+        for key, records in values.records(builders, wanted).items():
             self.streams[key].write_records(records, versions[key], extracted_at)
             written[key] = len(records)
         return written
