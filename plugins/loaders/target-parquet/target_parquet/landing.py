@@ -86,8 +86,9 @@ class Batch:
 class Landing(t.Protocol):
     """A landing mode for one stream."""
 
-    columns: dict[str, str]
-    """Every column landed so far for the stream, by name, with its (widest) kind."""
+    @property
+    def columns(self) -> dict[str, str]:
+        """Every column landed so far for the stream, by name, with its (widest) kind."""
 
     @property
     def unpublished(self) -> bool:
@@ -98,6 +99,9 @@ class Landing(t.Protocol):
 
     def publish(self) -> None:
         """Make every batch taken so far durable and visible (before STATE is written)."""
+
+    def compact(self, min_files: int) -> None:
+        """Merge small files if there are at least `min_files` of them (end of a run)."""
 
 
 def stamp(table: pa.Table, load_id: str, batched_at: dt.datetime) -> pa.Table:

@@ -28,6 +28,7 @@ from target_parquet.landing import (
     SDC_DELETED_AT,
     TABLE_VERSION,
 )
+from target_parquet.resolution import LATEST_FIRST, first_per_key
 from target_parquet.types import TIMESTAMP
 
 if t.TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Merge:
         # the stored row (a replay changes nothing). Without `_ts` the later arrival wins.
         order = [(key, "ascending") for key in self.keys]
         if has_ts:
-            order += [("_ts", "descending"), (TABLE_VERSION, "descending"), (_SRC, "ascending")]
+            order += [*LATEST_FIRST, (_SRC, "ascending")]
         else:
             order += [(_SRC, "descending")]
         deciding = [name for name, _ in order]
@@ -89,7 +90,7 @@ class Merge:
             deciding.append("_ts")
         ranked = combined.select(list(dict.fromkeys([*deciding, DELETED, _ROW])))
         ranked = ranked.take(pc.sort_indices(ranked, sort_keys=[*order, (_ROW, "descending")]))
-        winners = ranked.filter(_first_per_key(ranked, self.keys))
+        winners = ranked.filter(first_per_key(ranked, self.keys))
         if self.hard_delete:
             dead = winners[DELETED]
             if "_ts" in winners.column_names:
@@ -103,7 +104,7 @@ class Merge:
                 carriers = ranked.filter(
                     pc.or_(pc.equal(ranked[_SRC], 0), pc.invert(ranked[DELETED]))
                 )
-                carriers = carriers.filter(_first_per_key(carriers, self.keys))
+                carriers = carriers.filter(first_per_key(carriers, self.keys))
                 deletes = _keep_last_values(
                     combined.take(winners.filter(fresh_delete)[_ROW]),
                     combined,
@@ -182,17 +183,6 @@ class Merge:
 
 def _tag(table: pa.Table, source: int) -> pa.Table:
     return table.append_column(_SRC, pa.array([source] * table.num_rows, pa.int8()))
-
-
-def _first_per_key(table: pa.Table, keys: list[str]) -> pa.Array:
-    """Mask of the first row of each run of equal keys in a key-sorted table."""
-    if table.num_rows == 0:
-        return pa.array([], pa.bool_())
-    changed = pa.array([False] * (table.num_rows - 1), pa.bool_())
-    for key in keys:
-        column = table[key].combine_chunks()
-        changed = pc.or_(changed, pc.not_equal(column[1:], column[:-1]))
-    return pa.concat_arrays([pa.array([True]), changed])
 
 
 def with_delete_columns(table: pa.Table, at: dt.datetime) -> pa.Table:

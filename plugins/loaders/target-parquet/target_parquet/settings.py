@@ -39,6 +39,15 @@ CONFIG_JSONSCHEMA = th.PropertiesList(
         "`current`: one row per `_id` (the latest by `_ts`), republished per checkpoint.",
     ),
     th.Property(
+        "format",
+        th.StringType(nullable=False),
+        default="parquet",
+        allowed_values=["parquet", "delta"],
+        description="`parquet`: Parquet files with the target's own manifests. `delta`: a "
+        "Delta Lake table per stream (delta-rs), readable by Spark, Databricks and "
+        "anything else that reads Delta.",
+    ),
+    th.Property(
         "hard_delete",
         th.BooleanType(nullable=False),
         default=False,
@@ -71,9 +80,10 @@ CONFIG_JSONSCHEMA = th.PropertiesList(
         "compact_min_files",
         th.IntegerType(nullable=False),
         default=0,
-        description="Mode `cdc`: at the end of a run, rewrite the small files (under "
-        "64 MiB) of each day that has at least this many as one file; 0 never does. "
-        "Leave 0 if a reader ingests the files themselves by name.",
+        description="At the end of a run, compact small files (under 64 MiB): Parquet "
+        "`cdc` rewrites those of each day that has at least this many as one file; Delta "
+        "runs OPTIMIZE (compact) on a table that has at least this many; 0 never does. "
+        "Leave 0 if a reader ingests Parquet files themselves by name.",
     ),
     th.Property(
         "compression",
@@ -118,6 +128,8 @@ class Settings:
 
     mode: str
     """`cdc` or `current`."""
+    format: str
+    """`parquet` or `delta`."""
     compression: str
     """The Parquet compression codec."""
     hard_delete: bool
@@ -127,7 +139,7 @@ class Settings:
     state_interval_seconds: float
     """How often, at least, every stream is committed and STATE written."""
     compact_min_files: int
-    """Mode `cdc`: small files of a day that trigger a compaction (0: never)."""
+    """Small files that trigger a compaction at the end of a run (0: never)."""
     validate_records: bool
     """Whether every record is validated against its JSON schema."""
     add_record_metadata: bool
@@ -138,6 +150,7 @@ class Settings:
         """Read the settings from a config that the SDK validated and filled defaults into."""
         return cls(
             mode=str(config["mode"]),
+            format=str(config.get("format") or "parquet"),
             compression=str(config["compression"]),
             hard_delete=bool(config["hard_delete"]),
             current_buckets=int(config["current_buckets"]),

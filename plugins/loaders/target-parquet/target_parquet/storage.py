@@ -19,6 +19,7 @@ import uuid
 from urllib.parse import urlparse
 
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.dataset as pads  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.fs as pafs  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
@@ -33,10 +34,19 @@ _STALE_TMP_SECONDS = 3600
 class Storage:
     """Read and atomically publish files below one destination root."""
 
-    def __init__(self, fs: pafs.FileSystem, root: str, *, local: bool) -> None:
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        root: str,
+        *,
+        local: bool,
+        delta_options: dict[str, str] | None = None,
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.local = local
+        self.delta_options = delta_options or {}
+        """`storage_options` for `deltalake` (delta-rs), the same store and credentials."""
         if local:
             fs.create_dir(self.path("_tmp"), recursive=True)
             self._remove_stale_tmp()
@@ -47,7 +57,12 @@ class Storage:
         destination = str(config["destination_path"])
         if destination.startswith("s3://"):
             parsed = urlparse(destination)
-            return cls(_s3_filesystem(config), f"{parsed.netloc}{parsed.path}", local=False)
+            return cls(
+                _s3_filesystem(config),
+                f"{parsed.netloc}{parsed.path}",
+                local=False,
+                delta_options=_delta_s3_options(config),
+            )
         if "://" in destination and not destination.startswith("file://"):
             raise TargetError(
                 f"destination_path must be a local directory or s3:// URI: {destination}"
@@ -58,6 +73,10 @@ class Storage:
     def path(self, *parts: str) -> str:
         """Absolute filesystem path of a path relative to the root."""
         return "/".join((self.root, *parts))
+
+    def uri(self, *parts: str) -> str:
+        """The location of a path relative to the root as `deltalake` takes it."""
+        return self.path(*parts) if self.local else f"s3://{self.path(*parts)}"
 
     # Publishing
 
@@ -124,6 +143,14 @@ class Storage:
             self.path(relative), filesystem=self.fs, columns=columns, filters=filters
         )
 
+    def read_dataset(
+        self, relatives: list[str], schema: pa.Schema, filter_: pads.Expression | None = None
+    ) -> pa.Table:
+        """Read the columns of `schema` from Parquet files, null where a file lacks one."""
+        paths = [self.path(relative) for relative in relatives]
+        dataset = pads.dataset(paths, schema=schema, format="parquet", filesystem=self.fs)
+        return dataset.to_table(filter=filter_)
+
     def read_ipc(self, relative: str) -> pa.Table:
         """Read one Arrow IPC file."""
         with self.fs.open_input_file(self.path(relative)) as source:
@@ -160,6 +187,15 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
+#: S3 settings, with the names pyarrow's S3FileSystem and delta-rs (object_store) give them.
+_S3_SETTINGS = (
+    ("s3_region", "region", "AWS_REGION"),
+    ("s3_access_key_id", "access_key", "AWS_ACCESS_KEY_ID"),
+    ("s3_secret_access_key", "secret_key", "AWS_SECRET_ACCESS_KEY"),
+    ("s3_session_token", "session_token", "AWS_SESSION_TOKEN"),
+)
+
+
 def _s3_filesystem(config: Mapping[str, t.Any]) -> pafs.S3FileSystem:
     options: dict[str, t.Any] = {}
     endpoint = config.get("s3_endpoint_override")
@@ -167,15 +203,24 @@ def _s3_filesystem(config: Mapping[str, t.Any]) -> pafs.S3FileSystem:
         scheme, _, host = endpoint.rpartition("://")
         options["endpoint_override"] = host
         options["scheme"] = scheme or "https"
-    for setting, option in (
-        ("s3_region", "region"),
-        ("s3_access_key_id", "access_key"),
-        ("s3_secret_access_key", "secret_key"),
-        ("s3_session_token", "session_token"),
-    ):
+    for setting, option, _ in _S3_SETTINGS:
         if config.get(setting):
             options[option] = config[setting]
     return pafs.S3FileSystem(**options)
+
+
+def _delta_s3_options(config: Mapping[str, t.Any]) -> dict[str, str]:
+    """The S3 settings as delta-rs takes them (`storage_options`)."""
+    options: dict[str, str] = {}
+    endpoint = config.get("s3_endpoint_override")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    for setting, _, option in _S3_SETTINGS:
+        if config.get(setting):
+            options[option] = str(config[setting])
+    return options
 
 
 class LoadIds:

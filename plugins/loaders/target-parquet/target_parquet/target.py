@@ -28,8 +28,10 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_parquet.cdc import ChangeLog
 from target_parquet.current import CurrentTable
+from target_parquet.delta_table import DeltaStream
 from target_parquet.errors import InputLineError, TargetError
 from target_parquet.landing import Destination
+from target_parquet.parquet_log import ParquetLog
 from target_parquet.reader import LineReader
 from target_parquet.sdk_adapter import TargetAdapter
 from target_parquet.settings import CONFIG_JSONSCHEMA, Settings, drop_unsupported_builtins
@@ -97,16 +99,25 @@ class TargetParquet(TargetAdapter):
                 self._destination = Destination(
                     Storage.from_config(self.config), self._load_ids, self._settings.compression
                 )
-            if self._settings.mode == "current":
-                self._landings[stream] = CurrentTable(
-                    self._destination,
-                    stream,
-                    hard_delete=self._settings.hard_delete,
-                    buckets=self._settings.current_buckets,
-                )
-            else:
-                self._landings[stream] = ChangeLog(self._destination, stream)
+            self._landings[stream] = self._new_landing(self._destination, stream)
         return self._landings[stream]
+
+    def _new_landing(self, destination: Destination, stream: str) -> Landing:
+        """The landing that the `mode` and `format` settings choose."""
+        settings = self._settings
+        if settings.mode == "current":
+            return CurrentTable(
+                destination,
+                stream,
+                hard_delete=settings.hard_delete,
+                buckets=settings.current_buckets,
+            )
+        store = (
+            DeltaStream(destination, stream)
+            if settings.format == "delta"
+            else ParquetLog(destination, stream)
+        )
+        return ChangeLog(store, destination.load_ids, stream)
 
     def get_sink(
         self,
@@ -196,13 +207,12 @@ class TargetParquet(TargetAdapter):
         )
 
     def process_endofpipe(self) -> None:
-        """Drain and write the last STATE, then compact small `cdc` files if configured."""
+        """Drain and write the last STATE, then compact small files if configured."""
         super().process_endofpipe()
         min_files = self._settings.compact_min_files
         if min_files > 0:
             for landing in self._landings.values():
-                if isinstance(landing, ChangeLog):
-                    landing.compact(min_files)
+                landing.compact(min_files)
 
     def drain_sinks(self, sinks: list[Sink], parallelism: int) -> None:
         """Commit the sinks' batches, then publish their streams' landings.

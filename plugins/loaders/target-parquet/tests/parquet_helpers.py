@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 
 from target_parquet.resolution import cdc_current_query
 from target_parquet.target import TargetParquet
@@ -178,3 +179,18 @@ def read_current(root: Path, stream: str) -> pa.Table:
 def by_id(table: pa.Table) -> dict[str, dict]:
     """Rows keyed by `_id`."""
     return {row["_id"]: row for row in table.to_pylist()}
+
+
+def delta_table(root: Path, stream: str) -> DeltaTable:
+    """A stream's Delta table (format `delta`)."""
+    return DeltaTable(str(root / stream))
+
+
+def read_delta(root: Path, stream: str) -> pa.Table:
+    """Every row of a stream's Delta table, read with deltalake."""
+    return delta_table(root, stream).to_pyarrow_table()
+
+
+def add_actions(table: DeltaTable) -> list[dict]:
+    """The table's live data files with their statistics."""
+    return pa.table(table.get_add_actions(flatten=True)).to_pylist()

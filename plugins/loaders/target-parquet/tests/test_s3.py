@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 from moto.server import ThreadedMotoServer
 
 from parquet_helpers import activate, delete, run, schema, upsert
+from target_parquet.delta_table import APP_ID
 
 NAME = {"type": ["string", "null"]}
 MESSAGES = [
@@ -118,3 +120,32 @@ def test_cdc_compaction_on_s3_keeps_every_row_once(s3: tuple) -> None:
     table = pq.read_table(data, filesystem=fs)
     assert sorted(table["_id"].to_pylist()) == ["k0", "k1", "k2"]
     assert not [f for f in files if "_compacted/" in f.path]
+
+
+def test_delta_cdc_on_s3_lands_once_and_replays_nothing(s3: tuple) -> None:
+    fs, config = s3
+    config = {**config, "format": "delta"}
+    root = config["destination_path"].removeprefix("s3://")
+    run(config, MESSAGES)
+    run(config, MESSAGES)
+    table = DeltaTable(f"s3://{root}/users", storage_options=delta_options(config))
+    assert table.transaction_version(APP_ID) == 1
+    rows = table.to_pyarrow_table().to_pylist()
+    assert sorted((r["_id"], r["_ts"]) for r in rows) == [
+        ("a", 10),
+        ("a", 20),
+        ("b", 11),
+        ("b", 21),
+    ]
+    names = [i.path for i in fs.get_file_info(pafs.FileSelector(f"{root}/users", recursive=True))]
+    assert any("/_delta_log/" in name for name in names)
+
+
+def delta_options(config: dict) -> dict:
+    return {
+        "AWS_ENDPOINT_URL": config["s3_endpoint_override"],
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
