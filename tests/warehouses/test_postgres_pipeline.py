@@ -108,3 +108,59 @@ def test_snapshot_updates_deletes_and_a_table_resync_land_as_the_source_in_postg
             "WHERE _sdc_deleted_at IS NOT NULL AND NOT _deleted",
         )
         assert len(retired) == 26
+
+
+def test_hard_delete_removes_rows_a_resync_retires_but_convex_deletes_stay_as_tombstones(
+    installed_plugins: None,
+    postgres: PostgresServer,
+    database: str,
+    store: Store,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+) -> None:
+    kept = [
+        store.insert("items", {"n": n, "meta": {"big": 2**63 - 1 - n}, "tags": [n]})
+        for n in range(6)
+    ]
+    replaced = [store.insert("boxes", {"label": f"old {n}"}) for n in range(4)]
+    env = pipeline_env(emulator, postgres, database, tmp_path, TARGET_POSTGRES_HARD_DELETE="true")
+    run_pipeline(env)
+
+    store.delete(kept[0])
+    store.delete(kept[1])
+    store.delete_table("boxes")  # replaced wholesale, then re-synced
+    store.insert("boxes", {"label": "new"})
+    resync(env, "boxes")
+    run_pipeline(env)
+
+    with postgres.connect(database) as connection:
+        assert_postgres_matches_source(connection, store)
+        boxes = fetch(connection, f'SELECT _id FROM {SCHEMA}."boxes"')
+        assert not {row["_id"] for row in boxes} & set(replaced), "retired rows are deleted"
+        tombstones = fetch(
+            connection,
+            f'SELECT _id, _deleted, n, meta IS NULL AS sql_null, meta, tags FROM {SCHEMA}."items" '
+            "WHERE _sdc_deleted_at IS NOT NULL ORDER BY _id",
+        )
+    # Convex deletes are not removed by hard_delete: the tombstone replaced the row, so its
+    # last values are gone, and a jsonb column holds JSON null, not SQL NULL.
+    assert {row["_id"] for row in tombstones} == {kept[0], kept[1]}
+    for row in tombstones:
+        assert row["_deleted"]
+        assert row["n"] is None
+        assert row["tags"] is None
+        assert row["meta"] is None
+        assert not row["sql_null"], "jsonb holds JSON null"
+
+    # docs/warehouses.md's purge, for those who want Convex deletes gone too; loads go on.
+    with postgres.connect(database) as connection:
+        connection.execute(f'DELETE FROM {SCHEMA}."items" WHERE _sdc_deleted_at IS NOT NULL')
+        connection.commit()
+        store.delete(kept[2])
+        store.patch(kept[3], {"n": -1})
+        run_pipeline(env)
+        connection.execute(f'DELETE FROM {SCHEMA}."items" WHERE _sdc_deleted_at IS NOT NULL')
+        connection.commit()
+        items = fetch(connection, f'SELECT _id FROM {SCHEMA}."items"')
+        assert_postgres_matches_source(connection, store)
+    assert {row["_id"] for row in items} == set(store.documents()[("", "items")])
