@@ -52,6 +52,16 @@ def _delete_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, s
     return {"ts": emulator.store.delete_table(args["table"], args.get("component", ""))}
 
 
+def _replace_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    documents = [formats.from_wire(document) for document in args.get("documents", [])]
+    ts = emulator.store.replace_table(args["table"], documents, args.get("component", ""))
+    return {"ts": ts}
+
+
+def _clear_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"ts": emulator.store.clear_table(args["table"], args.get("component", ""))}
+
+
 def _add_component(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
     emulator.store.add_component(args["path"])
     return {"components": emulator.store.components()}
@@ -167,6 +177,8 @@ _ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "transaction"): _transaction,
     ("POST", "create_table"): _create_table,
     ("POST", "delete_table"): _delete_table,
+    ("POST", "replace_table"): _replace_table,
+    ("POST", "clear_table"): _clear_table,
     ("POST", "add_component"): _add_component,
     ("POST", "unmount_component"): _unmount_component,
     ("POST", "schema_exportable"): _schema_exportable,

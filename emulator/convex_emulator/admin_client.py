@@ -80,6 +80,22 @@ class EmulatorClient:
         result = self._call("POST", "delete_table", {"table": table, "component": component})
         return int(result["ts"])
 
+    def replace_table(
+        self, table: str, documents: list[dict[str, Any]], component: str = ""
+    ) -> int:
+        """Replace a table's documents wholesale (``npx convex import --replace``): a new
+        tablet under the same name, in one commit. Documents are ``export_json``; an ``_id``
+        given is kept. Returns the commit timestamp.
+        """
+        body = {"table": table, "documents": documents, "component": component}
+        return int(self._call("POST", "replace_table", body)["ts"])
+
+    def clear_table(self, table: str, component: str = "") -> int:
+        """Empty a table as ``clear_tables`` does (a replacement by nothing); returns the ts."""
+        return int(
+            self._call("POST", "clear_table", {"table": table, "component": component})["ts"]
+        )
+
     def system_writes(self, count: int) -> None:
         """Commit ``count`` transactions to a system table (read by deltas, never exported)."""
         self._call("POST", "system_writes", {"count": count})

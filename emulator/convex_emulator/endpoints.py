@@ -10,14 +10,25 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from convex_emulator import formats, reads, shapes
+from convex_emulator import active_syncs, datasync, formats, reads, shapes
 from convex_emulator.failures import ConvexError
 from convex_emulator.responses import json_bytes
-from convex_emulator.table_filter import EVERYTHING, parse_selection_args
+from convex_emulator.sync_cursor import decode_state
+from convex_emulator.table_filter import (
+    EVERYTHING,
+    check_data_sync_selection,
+    parse_data_sync_selection,
+    parse_selection_args,
+)
 
 if TYPE_CHECKING:
     from convex_emulator.server import ServerOptions
     from convex_emulator.store import Store
+
+#: The Data Sync routes, named (in the request log and for faults) by their path after /api/.
+DATA_SYNC = "v1/data/sync"
+LIST_ACTIVE_SYNCS = "v1/data/list_active_syncs"
+CURSOR_FROM_DELTAS = "data_sync_cursor_from_deltas"
 
 #: The methods each route answers; anything else is 404 or 405.
 API_ENDPOINTS = {
@@ -26,6 +37,9 @@ API_ENDPOINTS = {
     "json_schemas": ("GET",),
     "list_snapshot": ("GET", "POST"),
     "document_deltas": ("GET", "POST"),
+    DATA_SYNC: ("POST",),
+    LIST_ACTIVE_SYNCS: ("GET",),
+    CURSOR_FROM_DELTAS: ("POST",),
 }
 
 
@@ -52,13 +66,22 @@ def parse_arguments(method: str, query: str, body: bytes, content_type: str) -> 
     return args
 
 
-def answer(
-    store: Store, options: ServerOptions, endpoint: str, args: dict[str, Any], *, query: bool
+def answer(  # noqa: PLR0913 - the request's parts, keyword-only past the route
+    store: Store,
+    options: ServerOptions,
+    endpoint: str,
+    args: dict[str, Any],
+    *,
+    query: bool,
+    client: str | None = None,
 ) -> tuple[bytes, int | None]:
     """The body of a successful answer, and how many values it holds (for the request log).
 
-    ``query`` says the arguments came from a query string, where every value is text.
+    ``query`` says the arguments came from a query string, where every value is text;
+    ``client`` is the ``Convex-Client`` header (it prefixes a new data sync's id).
     """
+    if endpoint in _DATA_SYNC_ROUTES:
+        return _data_sync_answer(store, options, endpoint, args, client)
     if endpoint == "test_streaming_export_connection":
         return b"null", None
     if endpoint == "get_table_column_names":
@@ -91,6 +114,40 @@ def answer(
             )
         reply = reads.document_deltas(store, cursor, selection, fmt)
     return reply.body(), len(reply.values)
+
+
+def _data_sync_answer(
+    store: Store, options: ServerOptions, endpoint: str, args: dict[str, Any], client: str | None
+) -> tuple[bytes, int | None]:
+    """The Data Sync routes, checking in upstream's order: the body's types and shape
+    (``BadJsonBody``), then the cursor, then the selection's names.
+    """
+    if endpoint == LIST_ACTIVE_SYNCS:
+        result = active_syncs.list_active_syncs(store, args)
+        return json_bytes(result), len(result["syncs"])
+    if endpoint == CURSOR_FROM_DELTAS:
+        if args.get("cursor") is None:
+            raise ConvexError(400, "BadJsonBody", "missing field `cursor`")
+        cursor = _optional_int(args, "cursor", query=False)
+        selection = parse_data_sync_selection(args)
+        if cursor is None or cursor < 0:
+            raise ConvexError(
+                400,
+                "InvalidDataSyncCursor",
+                "The document_deltas cursor is not a valid timestamp",
+            )
+        check_data_sync_selection(selection)
+        token = datasync.cursor_from_deltas(store, cursor, selection, client)
+        return json_bytes({"cursor": token}), None
+    sent = _optional_str(args, "cursor")
+    selection = parse_data_sync_selection(args)
+    incoming = None if sent is None else decode_state(store.secret, sent)
+    check_data_sync_selection(selection)
+    reply = datasync.data_sync(store, incoming, selection, client)
+    return reply.body(options.data_sync_shape), len(reply.values)
+
+
+_DATA_SYNC_ROUTES = (DATA_SYNC, LIST_ACTIVE_SYNCS, CURSOR_FROM_DELTAS)
 
 
 def _bool_arg(args: dict[str, Any], name: str) -> bool:

@@ -28,6 +28,8 @@ REWRITE_KINDS = (
     "mistype_field",
     "drop_value_field",
     "mistype_value_field",
+    "repeat_cursor",
+    "unknown_status",
 )
 FAULT_KINDS = ("status", "drop", "slow", "truncate", "html", "trickle", *REWRITE_KINDS)
 
@@ -48,13 +50,18 @@ class Fault:
 
     Hostile but well-formed answers (200 and valid JSON), to test a client's protocol checks:
 
-    * ``null_cursor``: ``cursor`` null while ``hasMore`` stays as it was.
+    * ``null_cursor``: ``cursor`` (data sync: ``pagination.nextCursor``) null while
+      ``hasMore`` stays as it was.
     * ``shift_snapshot``: ``list_snapshot`` answers a different ``snapshot`` than the pinned one.
     * ``rewind_cursor``: ``document_deltas`` answers a cursor older than the one it was given.
     * ``drop_field``: the top-level key ``field`` is missing.
     * ``mistype_field``: the top-level key ``field`` holds a string.
     * ``drop_value_field``: the key ``field`` is missing from every value of the page.
     * ``mistype_value_field``: the key ``field`` of every value holds a list.
+    * ``repeat_cursor``: the cursor answered is the one the request sent, so the client
+      makes no progress (data sync: ``pagination.nextCursor``; a cold start has none to
+      repeat and is answered as it was).
+    * ``unknown_status``: a data-sync ``status`` whose ``type`` no backend sends.
 
     ``skip`` lets that many matching requests through first, so a fault can land mid-sync.
     """
@@ -147,9 +154,16 @@ def fault_status(fault: Fault) -> int:
 
 
 def misbehave(
-    fault: Fault, payload: bytes, wfile: BufferedIOBase, connection: socket.socket
+    fault: Fault,
+    payload: bytes,
+    wfile: BufferedIOBase,
+    connection: socket.socket,
+    request: dict[str, Any] | None = None,
 ) -> bool:
-    """Answer with ``fault`` instead of the real ``payload``; True if the connection is closed."""
+    """Answer with ``fault`` instead of the real ``payload``; True if the connection is closed.
+
+    ``request`` holds the request's arguments, for the faults that echo them.
+    """
     kind = fault.kind
     if kind == "drop":
         wfile.write(response_head(200, len(payload)) + payload[: len(payload) // 2])
@@ -162,15 +176,15 @@ def misbehave(
             time.sleep(fault.delay)
             wfile.write(payload[start : start + _TRICKLE_PIECE])
         return False
-    wfile.write(_replacement(fault, payload))
+    wfile.write(_replacement(fault, payload, request or {}))
     return False
 
 
-def _replacement(fault: Fault, payload: bytes) -> bytes:
+def _replacement(fault: Fault, payload: bytes, request: dict[str, Any]) -> bytes:
     """The whole response a fault answers with, for the kinds that send one at once."""
     kind = fault.kind
     if kind in REWRITE_KINDS:
-        body = rewrite(fault, payload)
+        body = rewrite(fault, payload, request)
     elif kind == "slow":
         time.sleep(fault.delay)
         body = payload
@@ -188,12 +202,21 @@ def _replacement(fault: Fault, payload: bytes) -> bytes:
     return response_head(200, len(body)) + body
 
 
-def rewrite(fault: Fault, payload: bytes) -> bytes:
+def rewrite(fault: Fault, payload: bytes, request: dict[str, Any] | None = None) -> bytes:
     """The real answer with one protocol violation, still valid JSON."""
     body = json.loads(payload)
     kind = fault.kind
+    # A data-sync answer keeps its cursor in ``pagination``; the legacy ones at the top.
+    holder = body["pagination"] if isinstance(body.get("pagination"), dict) else body
+    cursor_key = "nextCursor" if holder is not body else "cursor"
     if kind == "null_cursor":
-        body["cursor"] = None
+        holder[cursor_key] = None
+    elif kind == "repeat_cursor":
+        sent = (request or {}).get("cursor")
+        if sent is not None:
+            holder[cursor_key] = sent
+    elif kind == "unknown_status":
+        body["status"] = {"type": "paused"}
     elif kind == "shift_snapshot":
         body["snapshot"] = body["snapshot"] + 1
     elif kind == "rewind_cursor":

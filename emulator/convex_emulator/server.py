@@ -39,6 +39,7 @@ class ServerOptions:
     legacy_selection_literals: bool = False
     ignore_table_name_alias: bool = False
     ignore_selection: bool = False  # export everything whatever was asked, like very old servers
+    data_sync_shape: str = "current"  # "early": data-sync answers as the first backend sent them
 
 
 class RequestLog:
@@ -274,7 +275,12 @@ class _Handler(BaseHTTPRequestHandler):
                     403, "OperationNotPermitted", "This key is not permitted to view data."
                 )
             payload, values = endpoints.answer(
-                self.emulator.store, options, endpoint, args, query=method == "GET"
+                self.emulator.store,
+                options,
+                endpoint,
+                args,
+                query=method == "GET",
+                client=entry["client"],
             )
             fault = self.emulator.faults.take(endpoint)
         except ConvexError as error:
@@ -285,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(entry, 200 if fault is None else fault_status(fault), values, started)
         if fault is None:
             self._send(200, payload)
-        elif misbehave(fault, payload, self.wfile, self.connection):
+        elif misbehave(fault, payload, self.wfile, self.connection, entry.get("args")):
             self.close_connection = True
 
     def _record(

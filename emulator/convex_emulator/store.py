@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import bisect
 import random
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,10 @@ class StoreConfig:
     deltas_page_limit: int = 128
     retention_seconds: float = 14 * DAY_SECONDS
     snapshot_max_age_seconds: float = 5 * DAY_SECONDS
+    data_sync_page_size_limit: int = 16384
+    data_sync_page_bytes_limit: int = 64 * 1024 * 1024
+    data_sync_max_rows_read: int = 32768
+    data_sync_by_id_freshness_seconds: float = 30.0
 
 
 class Store:
@@ -56,6 +61,9 @@ class Store:
         self._last_commit_ts = 0
         self._read_floor = 0
         self._system: dict[str, Tablet] = {}
+        # The deployment's secret (data-sync cursors only open here) and its sync progress rows.
+        self.secret = secrets.token_bytes(32)
+        self.sync_progress: dict[str, dict[str, Any]] = {}
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -129,12 +137,44 @@ class Store:
             self._append_log(ts, [self._system_row(ts, TABLES_TABLE)])
             return ts
 
-    def system_writes(self, count: int) -> None:
+    def replace_table(
+        self, table: str, documents: list[dict[str, Any]], component: str = ""
+    ) -> int:
+        """Replace a table's documents wholesale, as ``npx convex import --replace`` does.
+
+        One commit makes a new tablet under the same name holding ``documents`` (an ``_id``
+        or ``_creationTime`` given is kept, so a restore may reuse the old ids) and drops the
+        old tablet: its rows get no tombstones. Returns the commit timestamp.
+        """
+        with self.lock:
+            old = self._active.get((component, table))
+            tablet = self._create_tablet(component, table)
+            writes: dict[str, tuple[Tablet, Any]] = {}
+            for document in documents:
+                check_document(document, allow_system_fields=True)
+                doc_id = document.get("_id") or self._new_document_id()
+                owner = self._doc_tablet.get(doc_id)
+                if doc_id in writes or (owner is not None and owner is not old and owner.is_active):
+                    raise ValueError(f"document id {doc_id!r} already exists")
+                fields = {name: item for name, item in document.items() if name != "_id"}
+                writes[doc_id] = (tablet, {"_id": doc_id, **fields})
+            ts = self._commit([tablet], writes)
+            if old is not None:
+                old.deleted_ts = ts
+            return ts
+
+    def clear_table(self, table: str, component: str = "") -> int:
+        """Empty a table as ``clear_tables`` does: an import of an empty table, replacing it."""
+        with self.lock:
+            self._active_tablet(component, table)
+            return self.replace_table(table, [], component)
+
+    def system_writes(self, count: int, table: str = SYSTEM_WRITES_TABLE) -> None:
         """Commit ``count`` transactions to a system table, never exported but read by deltas."""
         with self.lock:
             for _ in range(count):
                 ts = self._next_commit_ts()
-                self._append_log(ts, [self._system_row(ts, SYSTEM_WRITES_TABLE)])
+                self._append_log(ts, [self._system_row(ts, table)])
 
     def add_component(self, path: str) -> None:
         """Mount a component, with no tables yet (a component also appears on its first insert)."""
@@ -212,6 +252,15 @@ class Store:
         The store's own list: read it under :attr:`lock` and do not change it.
         """
         return self._tablets_by_id
+
+    def tablet(self, tablet_id: str) -> Tablet | None:
+        """The user tablet with this id, dropped ones too (read under :attr:`lock`)."""
+        position = bisect.bisect_left(self._tablets_by_id, tablet_id, key=lambda t: t.tablet_id)
+        if position < len(self._tablets_by_id):
+            found = self._tablets_by_id[position]
+            if found.tablet_id == tablet_id:
+                return found
+        return None
 
     def is_mounted(self, component: str) -> bool:
         """Whether a component exists and is not orphaned (orphans' tables are skipped)."""

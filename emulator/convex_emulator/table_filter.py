@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from convex_emulator.failures import internal_error
+from convex_emulator.failures import ConvexError, internal_error
 from convex_emulator.names import is_component_path, is_field_name, is_identifier
 
 if TYPE_CHECKING:
@@ -172,19 +172,56 @@ def _parse_level(
     return parse_children(_literal(raw[_OTHER], legacy), children, legacy)
 
 
-def _convert(selection: Selection) -> None:
-    """Upstream's conversion checks: names parse, and ``_id`` is never excluded."""
+def parse_data_sync_selection(args: dict[str, Any]) -> Selection:
+    """The ``selection`` of a data-sync request, typed strictly as upstream's ``DataSyncArgs``.
+
+    Absent means everything; a value of the wrong shape fails the body's deserialization
+    (400 ``BadJsonBody``). Names are checked later, by :func:`check_data_sync_selection`.
+    """
+    if "selection" not in args:
+        return EVERYTHING
+    try:
+        return _parse_exact(args["selection"], legacy=False)
+    except _MalformedError:
+        raise ConvexError(
+            400, "BadJsonBody", "Failed to deserialize the JSON body: invalid selection"
+        ) from None
+
+
+def check_data_sync_selection(selection: Selection) -> None:
+    """The conversion's checks, failing with 400 ``InvalidDataSyncSelection``
+    (``crates/local_backend/src/streaming_export.rs``).
+    """
+
+    def fail(message: str) -> ConvexError:
+        return ConvexError(400, "InvalidDataSyncSelection", f"Invalid selection: {message}")
+
+    _convert(selection, fail)
+
+
+def _convert(selection: Selection, fail: Callable[[str], Exception] | None = None) -> None:
+    """Upstream's conversion checks: names parse, and ``_id`` is never excluded.
+
+    ``fail`` makes the error from a message; the legacy endpoints answer the opaque 500.
+    """
+    if fail is None:
+        fail = _internal
     for path, component in selection.components.items():
         if not is_component_path(path):
-            raise internal_error()
+            raise fail(f"invalid component path {path!r}")
         if component is None:
             continue
         for table, chosen in component.tables.items():
             if not is_identifier(table):  # a TableName; system names parse too
-                raise internal_error()
+                raise fail(f"invalid table name {table!r}")
             if chosen is None:
                 continue
             if not chosen.includes_column("_id"):
-                raise internal_error()
-            if not all(is_field_name(column) for column in chosen.columns):
-                raise internal_error()
+                raise fail("`_id` must be included in the column selection")
+            for column in chosen.columns:
+                if not is_field_name(column):
+                    raise fail(f"invalid field name {column!r}")
+
+
+def _internal(_message: str) -> Exception:
+    return internal_error()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 _FORMAT_SLOTS = {formats.CLEAN: 0, formats.ENCODED: 1, formats.EXPORT: 2}
+_SYNC_SLOT = 3  # the data-sync value: export_json with sorted keys, no metadata
 _LIVE_PATCH_LIMIT = 256  # writes to patch into a tablet's live rows before a rebuild instead
 _BISECT_INSERT_LIMIT = 64  # fewer new ids than this are inserted one by one, not re-sorted
 
@@ -31,9 +32,21 @@ class Revision:
         self.id = doc_id
         self.tablet = tablet
         self.value = value
-        # One text per format (see ``_FORMAT_SLOTS``); a tuple of strings is far smaller
-        # than a dict and leaves the garbage collector nothing to track.
+        # One text per format (``_FORMAT_SLOTS``, then ``_SYNC_SLOT``); a tuple of strings is
+        # far smaller than a dict and leaves the garbage collector nothing to track.
         self._rendered: tuple[str | None, ...] | None = None
+
+    def sync_text(self) -> str:
+        """The data-sync ``value`` of a live revision: ``export_json``, keys sorted. Cached."""
+        rendered = self._rendered or (None, None, None, None)
+        text = rendered[_SYNC_SLOT]
+        if text is None:
+            value = self.value or {}
+            text = formats.dumps(formats.to_wire(dict(sorted(value.items())), formats.EXPORT))
+            texts = list(rendered)
+            texts[_SYNC_SLOT] = text
+            self._rendered = tuple(texts)
+        return text
 
     def snapshot_text(self, fmt: str) -> str:
         """The ``list_snapshot`` value of a live revision in ``fmt``.
@@ -49,7 +62,7 @@ class Revision:
                 return text
         body = formats.dumps(formats.to_wire(self.value, fmt))
         text = self.tablet.meta_prefix + '"_ts":' + str(self.ts) + "," + body[1:]
-        texts = list(rendered or (None, None, None))
+        texts = list(rendered or (None, None, None, None))
         texts[slot] = text
         self._rendered = tuple(texts)
         return text
