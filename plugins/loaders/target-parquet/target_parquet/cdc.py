@@ -2,9 +2,11 @@
 
 What the log holds is decided here; how its files are committed is up to its format:
 Parquet files with manifests (`parquet_log.py`) or a Delta table (`delta_table.py`).
+Each ACTIVATE_VERSION adds retirement rows (`retirement.py`) to the commit, after the rows
+that came before it; `_sdc_retired` is false on every other row.
 
 Replays: rows are facts keyed by (`_id`, `_ts`, `_sdc_table_version`). Duplicates
-within a commit are dropped (last one wins), and rows already in a file committed before
+within a commit are dropped (the first arrival is kept), and rows already in a file committed before
 this run are skipped: the files' `_ts` ranges (and table versions, where known) say which
 files could hold them, and only those files' key columns are read, only when the row's
 `_ts` is not above everything landed so far (fresh change events never pay for it).
@@ -20,17 +22,29 @@ import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hi
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-from target_parquet.landing import STAMPED_KINDS, TABLE_VERSION, stamp, ts_range
+from target_parquet.landing import (
+    LANDING_KINDS,
+    RETIRED,
+    STAMPED_KINDS,
+    TABLE_VERSION,
+    Batch,
+    stamp,
+    ts_range,
+)
+from target_parquet.retirement import LatestRows, can_retire, state_schema
+from target_parquet.types import ARROW_TYPES
 
 if t.TYPE_CHECKING:
     import datetime as dt
 
-    from target_parquet.landing import Batch
     from target_parquet.storage import LoadIds
 
 _KEY = ["_id", "_ts", TABLE_VERSION]
 _NO_VERSION = -1  # stands in for a null version so that joins can match it
 _POSITION = "__position"
+_ARRIVAL = "__arrival"
+#: Columns every commit of the log adds to the batch's.
+_LOG_KINDS = {RETIRED: LANDING_KINDS[RETIRED], **STAMPED_KINDS}
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,9 @@ class LogStore(t.Protocol):
     def compact(self, min_files: int) -> None:
         """Merge small files, rows unchanged, if there are at least `min_files` of them."""
 
+    def activated(self) -> int | None:
+        """The last ACTIVATE_VERSION recorded beside the rows (logs older than `_sdc_retired`)."""
+
 
 class ChangeLog:
     """The change log of one stream."""
@@ -90,6 +107,9 @@ class ChangeLog:
         self._logger = logging.getLogger(f"target-parquet.{stream}")
         self._earlier: list[LandedFile] = store.landed()
         self._max_ts: int | None = max((f.max_ts for f in self._earlier), default=None)
+        activated = store.activated()
+        if activated is not None and RETIRED not in store.columns:
+            self._upgrade(activated)
 
     @property
     def columns(self) -> dict[str, str]:
@@ -104,25 +124,68 @@ class ChangeLog:
         self._store.compact(min_files)
 
     def commit(self, batch: Batch) -> None:
-        """Land new rows of the batch in one commit."""
+        """Land the batch's new rows, and its ACTIVATE_VERSIONs' retirement rows, in one commit."""
         table = batch.table
-        received = table.num_rows
+        activations = batch.activations
         if _keyed(table):
-            table = self._skip_landed(_last_per_key(table))
-        activations = [version for _, version in batch.activations]
+            arrivals = _positions(table.num_rows)
+            table = self._skip_landed(_first_per_key(table.append_column(_ARRIVAL, arrivals)))
+            kept = table[_ARRIVAL]
+            table = table.drop_columns([_ARRIVAL])
+            activations = [(pc.sum(pc.less(kept, p)).as_py() or 0, v) for p, v in activations]
+        skipped = batch.table.num_rows - table.num_rows
+        table = table.append_column(
+            pa.field(RETIRED, pa.bool_(), nullable=False),
+            pa.array([False] * table.num_rows, pa.bool_()),
+        )
+        if activations and can_retire(table.schema):
+            table = self._with_retirements(table, activations)
         if table.num_rows == 0 and not activations:
-            self._logger.info("All %d rows were landed before; nothing to commit.", received)
+            self._logger.info("All %d rows were landed before; nothing to commit.", skipped)
             return
         load_id, batched_at = self._load_ids.new()
         table = stamp(table, load_id, batched_at)
         self._store.append(
             table,
-            {**self.columns, **batch.kinds, **STAMPED_KINDS},
-            Commit(load_id, batched_at, activations, received - table.num_rows),
+            {**self.columns, **batch.kinds, **_LOG_KINDS},
+            Commit(load_id, batched_at, [version for _, version in activations], skipped),
         )
         high = ts_range(table)[1]
         if high is not None and (self._max_ts is None or high > self._max_ts):
             self._max_ts = high
+
+    def _upgrade(self, version: int) -> None:
+        """Give a log landed before retirement rows existed those of its last re-sync.
+
+        Until then, its ACTIVATE_VERSIONs were recorded only in its manifests.
+        """
+        columns = {k: v for k, v in self.columns.items() if k not in _LOG_KINDS}
+        schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns.items()])
+        self.commit(Batch(schema.empty_table(), columns, [], [(0, version)]))
+
+    def _with_retirements(self, table: pa.Table, activations: list[tuple[int, int]]) -> pa.Table:
+        """The rows with each ACTIVATE_VERSION's retirement rows at its position.
+
+        Which documents are gone is decided on every committed row and the rows of this
+        batch before the ACTIVATE_VERSION (only the few columns that decide it are read).
+        """
+        schema = state_schema(table.schema)
+        files = self._store.landed()
+        latest = LatestRows(schema, (self._store.read(f.path, schema) for f in files))
+        parts = []
+        start = 0
+        for position, version in activations:
+            before = table.slice(start, position - start)
+            latest.add(before)
+            retired = latest.retire(version, table.schema)
+            parts += [before, retired]
+            start = position
+            if retired.num_rows:
+                self._logger.info(
+                    "ACTIVATE_VERSION %d retires %d documents.", version, retired.num_rows
+                )
+        parts.append(table.slice(start))
+        return pa.concat_tables(parts, promote_options="default")
 
     def _skip_landed(self, table: pa.Table) -> pa.Table:
         """Drop rows whose key was committed before this run."""
@@ -170,13 +233,17 @@ def _key_table(table: pa.Table) -> pa.Table:
     )
 
 
-def _last_per_key(table: pa.Table) -> pa.Table:
-    """Keep the last arrival of each (`_id`, `_ts`, version) in the batch."""
+def _first_per_key(table: pa.Table) -> pa.Table:
+    """Keep the first arrival of each (`_id`, `_ts`, version) in the batch.
+
+    Duplicates are one fact; the first arrival is the one that came before any
+    ACTIVATE_VERSION that a later copy follows.
+    """
     rows = _key_table(table).append_column(_POSITION, _positions(table.num_rows))
-    last = rows.group_by(_KEY, use_threads=False).aggregate([(_POSITION, "max")])
-    if last.num_rows == table.num_rows:
+    first = rows.group_by(_KEY, use_threads=False).aggregate([(_POSITION, "min")])
+    if first.num_rows == table.num_rows:
         return table
-    return table.take(_ascending(last[f"{_POSITION}_max"]))
+    return table.take(_ascending(first[f"{_POSITION}_min"]))
 
 
 def _positions(rows: int) -> pa.Array:

@@ -75,6 +75,10 @@ class DeltaStream:
             if row["min._ts"] is not None
         ]
 
+    def activated(self) -> int | None:
+        """None: Delta tables have had retirement rows from their first commit."""
+        return None
+
     def read(
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None
     ) -> pa.Table:

@@ -29,6 +29,7 @@ SYNC_STARTED_AT = "_sdc_sync_started_at"
 DELETED = "_deleted"
 DELETED_AT = "_deleted_at"
 SDC_DELETED_AT = "_sdc_deleted_at"
+RETIRED = "_sdc_retired"
 
 #: Names the target fills itself; a SCHEMA property of the same name is ignored.
 RESERVED = frozenset(
@@ -41,11 +42,13 @@ RESERVED = frozenset(
         SEQUENCE,
         SYNC_STARTED_AT,
         DELETED_AT,
+        RETIRED,
     }
 )
 
 #: Kinds of the landing columns, recorded in manifests next to the user columns.
-#: `_deleted` and `_deleted_at` are landing columns of mode `current` only.
+#: `_deleted` and `_deleted_at` are landing columns of mode `current` only, `_sdc_retired`
+#: of mode `cdc` only.
 LANDING_KINDS = {
     EXTRACTED_AT: "timestamp",
     BATCHED_AT: "timestamp",
@@ -56,6 +59,7 @@ LANDING_KINDS = {
     SYNC_STARTED_AT: "integer",
     DELETED: "boolean",
     DELETED_AT: "timestamp",
+    RETIRED: "boolean",
 }
 STAMPED_KINDS = {BATCHED_AT: LANDING_KINDS[BATCHED_AT], LOAD_ID: LANDING_KINDS[LOAD_ID]}
 

@@ -85,6 +85,11 @@ class ParquetLog:
             if entry.get("min_ts") is not None
         ]
 
+    def activated(self) -> int | None:
+        """The last ACTIVATE_VERSION that the manifests record."""
+        versions = [v for _, m in self._manifests() for v in m.get("activate_versions", [])]
+        return max(versions, default=None)
+
     def read(
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None
     ) -> pa.Table:

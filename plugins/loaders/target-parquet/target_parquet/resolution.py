@@ -25,32 +25,38 @@ LATEST_FIRST: list[tuple[str, t.Literal["descending"]]] = [
     (TABLE_VERSION, "descending"),
 ]
 
-_SCAN = """read_parquet('{root}/date=*/*.parquet', hive_partitioning = true,
+_PARQUET_SCAN = """read_parquet('{root}/date=*/*.parquet', hive_partitioning = true,
                            union_by_name = true)"""
 
 _CURRENT_QUERY = """\
 SELECT * FROM {scan}
-WHERE coalesce(_sdc_table_version, 0) >= (
-  SELECT coalesce(max(v), 0) FROM (
-    SELECT unnest(activate_versions) AS v FROM read_json_auto('{root}/_manifests/*.json')))
 QUALIFY row_number() OVER (PARTITION BY _id ORDER BY {order}) = 1
   AND NOT _deleted"""
 
 
-def _sql_order() -> str:
-    return ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
+def current_query(scan: str) -> str:
+    """The DuckDB query for the current state of the change log that `scan` reads.
+
+    The latest row of each `_id` (by `LATEST_FIRST`) wins, and deletes are dropped:
+    re-syncs are in the rows (retirement rows), so nothing else is read.
+    """
+    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
+    return _CURRENT_QUERY.format(scan=scan, order=order)
 
 
 def cdc_current_query(stream_root: str) -> str:
-    """The DuckDB query for the current state of one stream's Parquet change log.
+    """The current-state query over one stream's Parquet change log (its files by glob)."""
+    return current_query(_PARQUET_SCAN.format(root=stream_root))
 
-    Rows older than the stream's last ACTIVATE_VERSION are gone (a completed snapshot
-    confirmed everything still there); of the rest, the latest row per `_id` wins, and
-    deleted ones are dropped.
+
+def delta_current_query(files: Sequence[str]) -> str:
+    """The current-state query over a Delta change log's data files.
+
+    `files` are the table's live files (`deltalake.DeltaTable(uri).file_uris()`): DuckDB
+    reads them as Parquet, without its `delta` extension.
     """
-    return _CURRENT_QUERY.format(
-        scan=_SCAN.format(root=stream_root), root=stream_root, order=_sql_order()
-    )
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    return current_query(f"read_parquet([{listed}], union_by_name = true)")
 
 
 def latest_per_key(table: pa.Table, keys: Sequence[str] = ("_id",)) -> pa.Table:

@@ -51,6 +51,7 @@ def test_every_json_schema_type_maps_to_its_parquet_type(lake: Path) -> None:
         "_sdc_extracted_at": TS,
         "_sdc_batched_at": TS,
         "_sdc_table_version": pa.int64(),
+        "_sdc_retired": pa.bool_(),
         "_load_id": pa.string(),
     }
     assert {f.name: f.type for f in table.schema} == expected
@@ -66,6 +67,7 @@ def test_nullability_follows_the_schema(lake: Path) -> None:
         "_component",
         "_table",
         "plain",
+        "_sdc_retired",
         "_sdc_batched_at",
         "_load_id",
     }
