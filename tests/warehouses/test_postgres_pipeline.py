@@ -164,7 +164,16 @@ def test_hard_delete_removes_rows_a_resync_retires_but_convex_deletes_stay_as_to
         for n in range(6)
     ]
     replaced = [store.insert("boxes", {"label": f"old {n}"}) for n in range(4)]
-    env = pipeline_env(emulator, postgres, database, tmp_path, TARGET_POSTGRES_HARD_DELETE="true")
+    # Connected through sqlalchemy_url this time; it overrides host and port (a wrong port here).
+    url = (
+        f"postgresql+psycopg://{postgres.user}:{postgres.password}@{postgres.host}:{postgres.port}"
+    )
+    env = pipeline_env(
+        emulator, postgres, database, tmp_path,
+        TARGET_POSTGRES_HARD_DELETE="true",
+        TARGET_POSTGRES_SQLALCHEMY_URL=f"{url}/{database}",
+        TARGET_POSTGRES_PORT="1",
+    )  # fmt: skip
     run_pipeline(env)
 
     store.delete(kept[0])

@@ -37,6 +37,10 @@ WIDEN_STOCK_SQL = (
 #: 64 bytes: one more than Postgres keeps of an identifier.
 LONG_NAME = "inventory_reorder_threshold_for_the_warehouse_nearest_the_client"
 SHORT_NAME = "reorder_threshold"
+#: docs/warehouses.md's stream-map alias. The cast gives the new column its type (the SDK
+#: types an expression by its outer call); ``.get`` because a document may lack the field,
+#: and every delete does, and then a bare name would not evaluate.
+ALIAS = f"int(record['{LONG_NAME}']) if record.get('{LONG_NAME}') is not None else None"
 
 
 def test_a_field_that_changes_type_stops_the_load_until_its_column_is_widened_to_jsonb(
@@ -92,10 +96,7 @@ def test_a_field_name_over_63_bytes_lands_under_the_stream_map_alias(
     assert "DuplicateColumn" in failed.stdout + failed.stderr
 
     # docs/warehouses.md's remedy, a one-line stream map on target-postgres.
-    # The cast gives the new column its type (the SDK types an expression by its outer call);
-    # .get because a document may lack the field, and then a bare name would not evaluate.
-    alias = f"int(record['{LONG_NAME}']) if record.get('{LONG_NAME}') is not None else None"
-    stream_maps = {"products": {SHORT_NAME: alias, LONG_NAME: "__NULL__"}}
+    stream_maps = {"products": {SHORT_NAME: ALIAS, LONG_NAME: "__NULL__"}}
     remedied = {**env, "TARGET_POSTGRES_STREAM_MAPS": json.dumps(stream_maps)}
     with postgres.connect(database) as connection:
         run_pipeline(remedied)
