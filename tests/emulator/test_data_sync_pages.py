@@ -24,9 +24,7 @@ def test_pagination_always_has_more_with_a_next_cursor(api: httpx.Client, store:
         assert isinstance(page["pagination"]["nextCursor"], str)
 
 
-def test_values_carry_component_table_ts_deleted_and_value(
-    api: httpx.Client, store: Store
-) -> None:
+def test_values_carry_component_table_ts_deleted_and_value(api: httpx.Client, store: Store) -> None:
     doc = store.insert("t", {"n": 1}, component="waitlist")
     written = store.last_commit_ts
     (value,) = [v for p in pages_until_up_to_date(api) for v in p["values"]]
@@ -37,9 +35,7 @@ def test_values_carry_component_table_ts_deleted_and_value(
 
 
 def test_values_are_export_json_with_sorted_keys(api: httpx.Client, store: Store) -> None:
-    store.insert(
-        "t", {"z": 5, "f": 1.0, "big": 2**60, "b": b"\x00\x01", "nan": math.nan, "s": "x"}
-    )
+    store.insert("t", {"z": 5, "f": 1.0, "big": 2**60, "b": b"\x00\x01", "nan": math.nan, "s": "x"})
     response = api.post("/api/v1/data/sync", json={})
     assert '"f":1.0' in response.text
     assert '"big":1152921504606846976' in response.text
@@ -96,9 +92,7 @@ def test_the_sync_id_stays_the_same_for_a_whole_sync(api: httpx.Client, store: S
     assert sync_page(api)["syncId"] != pages[0]["syncId"]
 
 
-def test_sync_id_prefix_follows_the_convex_client_header(
-    api: httpx.Client, store: Store
-) -> None:
+def test_sync_id_prefix_follows_the_convex_client_header(api: httpx.Client, store: Store) -> None:
     expected = {
         "fivetran-export-1.2.3": "fivetran-",
         "fivetran-import-0.1.0": "fivetran-",
@@ -120,7 +114,7 @@ def test_the_by_id_page_reads_the_table_as_of_the_pinned_ts(
     first = sync_page(api)
     store.patch(max(ids), {"n": 99})
     rest = pages_until_up_to_date(api, next_cursor(first))
-    snapshot_values = [v for v in first["values"] + rest[0]["values"]]
+    snapshot_values = first["values"] + rest[0]["values"]
     assert all(v["value"]["n"] != 99 for v in snapshot_values)
     later = [v for p in rest[1:] for v in p["values"]]
     assert [v["value"]["n"] for v in later] == [99]
@@ -191,9 +185,7 @@ def test_ts_pages_never_split_a_transaction(api: httpx.Client, store: Store) -> 
     assert sum(len(p["values"]) for p in pages) == 16
 
 
-def test_a_transaction_larger_than_the_page_is_read_whole(
-    api: httpx.Client, store: Store
-) -> None:
+def test_a_transaction_larger_than_the_page_is_read_whole(api: httpx.Client, store: Store) -> None:
     store.config.data_sync_page_size_limit = 2
     store.config.data_sync_max_rows_read = 2
     store.create_table("t")
@@ -273,9 +265,7 @@ def test_a_replica_converges_through_updates_during_the_snapshot(
             assert replica.tables[key][doc_id]["n"] == value["n"]
 
 
-def test_system_and_unselected_tables_count_as_rows_read(
-    api: httpx.Client, store: Store
-) -> None:
+def test_system_and_unselected_tables_count_as_rows_read(api: httpx.Client, store: Store) -> None:
     store.config.data_sync_page_size_limit = 2
     store.config.data_sync_max_rows_read = 2
     store.insert("t", {"n": 0})
