@@ -114,7 +114,8 @@ def expected_value(value: Any, *, top_level: bool) -> Any:
     """The tap's documented value rules, written here independently of the tap.
 
     Bytes arrive as base64 text; a non-finite float is null at the top level (a number
-    column) and the text ``NaN``/``Infinity``/``-Infinity`` inside objects and arrays.
+    column) and the text ``NaN``/``Infinity``/``-Infinity`` inside objects and arrays; a NUL
+    in a top-level string becomes U+FFFD (Postgres text cannot hold it).
     """
     if isinstance(value, float) and not math.isfinite(value):
         if top_level:
@@ -124,6 +125,8 @@ def expected_value(value: Any, *, top_level: bool) -> Any:
         return "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, str) and top_level:  # meltano.yml's sanitize_null_text_characters
+        return value.replace("\x00", "\ufffd")
     if isinstance(value, list):
         return [expected_value(item, top_level=False) for item in value]
     if isinstance(value, dict):

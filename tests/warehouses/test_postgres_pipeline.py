@@ -164,6 +164,7 @@ def test_hard_delete_removes_rows_a_resync_retires_but_convex_deletes_stay_as_to
         for n in range(6)
     ]
     replaced = [store.insert("boxes", {"label": f"old {n}"}) for n in range(4)]
+    store.insert("items", {"n": 9, "s": "NUL\x00inside"})  # lands as U+FFFD, see meltano.yml
     # Connected through sqlalchemy_url this time; it overrides host and port (a wrong port here).
     url = (
         f"postgresql+psycopg://{postgres.user}:{postgres.password}@{postgres.host}:{postgres.port}"
