@@ -1,4 +1,4 @@
-"""Spark renderings of the resolution recipes, and the truth they are compared with."""
+"""The truth the lakehouse recipes are compared with: the emulator's documents and revisions."""
 
 from __future__ import annotations
 
@@ -9,38 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from convex_emulator import Store
-
-#: The current state of a bronze change log: the latest row per `_id` by `_ts`, unless deleted.
-CURRENT_SQL = """
-SELECT * EXCEPT (_row) FROM (
-  SELECT *, row_number() OVER (
-    PARTITION BY _id ORDER BY _ts DESC, _sdc_table_version DESC NULLS LAST) AS _row
-  FROM {bronze})
-WHERE _row = 1 AND NOT _deleted
-"""
-
-#: Every version of every document (SCD2): a version lasts from its change to the next change
-#: of its `_id`; a delete (or a re-sync's retirement row) closes the last one.
-HISTORY_SQL = """
-WITH changes AS (
-  SELECT * EXCEPT (_copy) FROM (
-    SELECT *, row_number() OVER (
-      PARTITION BY _id, _ts ORDER BY _sdc_table_version DESC NULLS LAST) AS _copy
-    FROM {bronze})
-  WHERE _copy = 1),
-timeline AS (
-  SELECT *, lead(_ts) OVER (PARTITION BY _id ORDER BY _ts) AS _next_ts,
-            lead(_deleted) OVER (PARTITION BY _id ORDER BY _ts) AS _next_deleted
-  FROM changes)
-SELECT * EXCEPT (_next_ts, _next_deleted, _deleted),
-       timestamp_micros(div(_ts, 1000)) AS _valid_from,
-       timestamp_micros(div(_next_ts, 1000)) AS _valid_to,
-       _next_ts IS NULL AS _is_current,
-       coalesce(_next_deleted, false) AS _deleted,
-       _ts AS _valid_from_ts, _next_ts AS _valid_to_ts
-FROM timeline
-WHERE NOT _deleted
-"""
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,9 @@ from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from convex_emulator import EmulatorServer, Store
+from target_parquet.resolution import spark_current_sql, spark_history_sql
 from tests.lakehouse.conftest import Pipeline
-from tests.lakehouse.recipes import (
-    CURRENT_SQL,
-    HISTORY_SQL,
-    expected_history,
-    landed,
-    user_fields,
-)
+from tests.lakehouse.recipes import expected_history, landed, user_fields
 
 STREAMS = {"items": ("", "items"), "shop__orders": ("shop", "orders")}
 
@@ -69,8 +64,7 @@ def check(
     for stream, (component, table) in STREAMS.items():
         bronze(spark, pipeline.lake, stream, fmt).createOrReplaceTempView("bronze")
         current = {
-            row["_id"]: row.asDict()
-            for row in spark.sql(CURRENT_SQL.format(bronze="bronze")).collect()
+            row["_id"]: row.asDict() for row in spark.sql(spark_current_sql("bronze")).collect()
         }
         source = {
             doc_id: user_fields(doc)
@@ -87,7 +81,7 @@ def check(
                     current[doc_id][name],
                 )
 
-        history = spark.sql(HISTORY_SQL.format(bronze="bronze")).collect()
+        history = spark.sql(spark_history_sql("bronze")).collect()
         got = sorted(
             ((r["_id"], r["_valid_from_ts"], r["_valid_to_ts"]), r.asDict()) for r in history
         )

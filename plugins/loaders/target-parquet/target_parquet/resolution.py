@@ -75,3 +75,51 @@ def first_per_key(table: pa.Table, keys: Sequence[str]) -> pa.Array:
         column = table[key].combine_chunks()
         changed = pc.or_(changed, pc.not_equal(column[1:], column[:-1]))
     return pa.concat_arrays([pa.array([True]), changed])
+
+
+_SPARK_CURRENT = """\
+SELECT * EXCEPT (_row) FROM (
+  SELECT *, row_number() OVER (PARTITION BY _id ORDER BY {order}) AS _row FROM {view})
+WHERE _row = 1 AND NOT _deleted"""
+
+_SPARK_HISTORY = """\
+WITH changes AS (
+  SELECT * EXCEPT (_copy) FROM (
+    SELECT *, row_number() OVER (PARTITION BY _id, _ts ORDER BY {order}) AS _copy
+    FROM {view})
+  WHERE _copy = 1),
+timeline AS (
+  SELECT *, lead(_ts) OVER (PARTITION BY _id ORDER BY _ts) AS _next_ts,
+            lead(_deleted) OVER (PARTITION BY _id ORDER BY _ts) AS _next_deleted
+  FROM changes)
+SELECT * EXCEPT (_next_ts, _next_deleted, _deleted),
+       timestamp_micros(div(_ts, 1000)) AS _valid_from,
+       timestamp_micros(div(_next_ts, 1000)) AS _valid_to,
+       _next_ts IS NULL AS _is_current,
+       coalesce(_next_deleted, false) AS _deleted,
+       _ts AS _valid_from_ts,
+       _next_ts AS _valid_to_ts
+FROM timeline
+WHERE NOT _deleted"""
+
+
+def spark_current_sql(view: str) -> str:
+    """Spark SQL for the current state of the change log registered as `view`.
+
+    The same rule as `current_query` (and as AUTO CDC with `KEYS (_id)`, `SEQUENCE BY _ts`,
+    `APPLY AS DELETE WHEN _deleted`, SCD type 1).
+    """
+    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
+    return _SPARK_CURRENT.format(view=view, order=order)
+
+
+def spark_history_sql(view: str) -> str:
+    """Spark SQL for every version of every document (SCD type 2) of the change log `view`.
+
+    A version lasts from its change (`_valid_from`, commit time; `_valid_from_ts` in ns) to
+    the next change of its `_id` (`_valid_to`, null while current); a delete or a re-sync's
+    retirement row ends the last version (`_deleted` true) and leaves no current one. A change
+    landed twice (a re-snapshot re-reads a document) counts once.
+    """
+    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
+    return _SPARK_HISTORY.format(view=view, order=order)
