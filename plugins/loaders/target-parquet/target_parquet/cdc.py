@@ -125,6 +125,7 @@ class ChangeLog:
 
     def commit(self, batch: Batch) -> None:
         """Land the batch's new rows, and its ACTIVATE_VERSIONs' retirement rows, in one commit."""
+        self._follow_drift(batch.kinds)
         table = batch.table
         activations = batch.activations
         if _keyed(table):
@@ -153,6 +154,19 @@ class ChangeLog:
         high = ts_range(table)[1]
         if high is not None and (self._max_ts is None or high > self._max_ts):
             self._max_ts = high
+
+    def _follow_drift(self, kinds: dict[str, str]) -> None:
+        """Convert committed rows first if the batch has columns of other kinds (`widen`).
+
+        The sink has widened them already; the log follows in a commit of its own, so every
+        file keeps one type per column.
+        """
+        columns = self.columns
+        changed = {name: kind for name, kind in kinds.items() if columns.get(name, kind) != kind}
+        if changed:
+            self._logger.info("Column kinds changed (%s); rewriting the log.", changed)
+            self._store.rewrite({**columns, **changed})
+            self._earlier = self._store.landed()
 
     def _upgrade(self, version: int) -> None:
         """Give a log landed before retirement rows existed those of its last re-sync.

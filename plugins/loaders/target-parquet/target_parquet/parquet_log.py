@@ -68,8 +68,14 @@ class ParquetLog:
         self._finish_replacements()
         self.columns: dict[str, str] = {}
         """Every column landed so far, with its kind (the last manifest's record)."""
+        seen: dict[str, set[str]] = {}
         for _, manifest in self._manifests():
             self.columns = manifest.get("columns", self.columns)
+            for name, kind in self.columns.items():
+                seen.setdefault(name, set()).add(kind)
+        mixed = {name: "json" for name, kinds in seen.items() if len(kinds) > 1}
+        if mixed:  # widened by an earlier release, which left old files in the old type
+            self.rewrite({**self.columns, **mixed})
 
     def landed(self) -> list[LandedFile]:
         """The committed files with a `_ts` range (those replay detection may read)."""

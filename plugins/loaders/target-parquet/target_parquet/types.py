@@ -13,9 +13,13 @@ string     string                  ``string``
 timestamp  timestamp[us, UTC]      ``string`` + ``format: date-time``
 binary     binary (decoded)        ``string`` + ``contentEncoding: base64``
 json       string (JSON text)      ``object``, ``array``, several types, ``{}``, ``anyOf``…
-text       string                  only from widening: strings as-is, other scalars as
-                                   their JSON literal (``1.5``, ``true``)
+text       string                  written by earlier releases only (their widening):
+                                   strings as-is, other scalars as JSON literals
 =========  ======================  ==================================================
+
+The drift rule (`widen`): a column keeps the kind it first landed with; when a later
+SCHEMA gives it another one, it becomes ``json`` (the JSON text of each value: int64
+exact, strings quoted), and the values already written are converted (`convert_array`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 _SCALAR_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
-_TEXT_COMPATIBLE = {"string", "text", "integer", "number", "boolean", "timestamp"}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -113,14 +116,12 @@ def _string_kind(prop: Mapping[str, t.Any]) -> str:
 
 
 def widen(old: str, new: str) -> str:
-    """Return a kind that holds values of both kinds without loss (see README)."""
-    if old == new:
-        return old
-    if {old, new} == {"integer", "number"}:
-        return "number"
-    if {old, new} <= _TEXT_COMPATIBLE:
-        return "text"
-    return "json"
+    """The kind of a column written as `old` whose schema now says `new` (see README).
+
+    Any change makes JSON text: it holds every value exactly (an int64 never passes
+    through a double), and a whole column of it reads as one type everywhere.
+    """
+    return old if old == new else "json"
 
 
 #: Longest value shown in an error message; longer ones are cut.
@@ -309,8 +310,10 @@ def convert_array(array: pa.Array | pa.ChunkedArray, old: str, new: str) -> pa.A
     """Re-express an already written column in a wider kind (see `widen`)."""
     if old == new:
         return array
-    if (old, new) == ("integer", "number"):
+    if (old, new) == ("integer", "number"):  # a lake that an earlier release widened
         return array.cast(pa.float64(), safe=False)
+    if new == "json" and old in {"integer", "boolean"}:  # their JSON is their text
+        return array.cast(pa.string())
     values = array.to_pylist()
     if old == "binary":
         values = [None if v is None else base64.b64encode(v).decode() for v in values]
