@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from convex_emulator import Store
+
 SYNC = "/api/v1/data/sync"
 
 
@@ -72,3 +74,24 @@ class Replica:
 def live_ids(documents: dict[tuple[str, str], dict[str, dict[str, Any]]]) -> dict[Any, set[str]]:
     """Ground truth (``Store.documents()``) reduced to ids, empty tables left out."""
     return {key: set(rows) for key, rows in documents.items() if rows}
+
+
+def values_of(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every value of the pages, in order."""
+    return [value for page in pages for value in page["values"]]
+
+
+def ids_of(pages: list[dict[str, Any]]) -> list[str]:
+    """The ``_id`` of every value of the pages, in order."""
+    return [value["value"]["_id"] for value in values_of(pages)]
+
+
+def truncated(pages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``(component, table)`` of every truncate of the pages, in order."""
+    return [(t["component"], t["table"]) for page in pages for t in page["truncates"]]
+
+
+def rows_with_page_size(store: Store, count: int, page_size: int, table: str = "t") -> list[str]:
+    """``count`` documents ``{"n": 0..}`` in one table, read ``page_size`` to a page."""
+    store.config.data_sync_page_size_limit = page_size
+    return [store.insert(table, {"n": n}) for n in range(count)]

@@ -10,7 +10,7 @@ from convex_emulator import EmulatorServer, Store
 from convex_emulator.sync_cursor import SyncState, encode_state
 
 from .helpers import assert_error
-from .sync_helpers import SYNC, next_cursor, pages_until_up_to_date, sync_page
+from .sync_helpers import SYNC, next_cursor, pages_until_up_to_date, sync_page, values_of
 
 DAY = 24 * 3600
 
@@ -112,4 +112,4 @@ def test_an_expired_sync_restarts_from_scratch_without_a_cursor(
     assert api.post(SYNC, json={"cursor": cursor}).status_code == 400
     pages = pages_until_up_to_date(api)
     assert pages[0]["truncates"] == [{"component": "", "table": "t"}]
-    assert len([v for p in pages for v in p["values"]]) == 1
+    assert len(values_of(pages)) == 1

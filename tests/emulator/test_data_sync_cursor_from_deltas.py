@@ -7,7 +7,15 @@ import httpx
 from convex_emulator import Store
 
 from .helpers import assert_error, delta_pages
-from .sync_helpers import Replica, live_ids, pages_until_up_to_date, sync_page
+from .sync_helpers import (
+    Replica,
+    ids_of,
+    live_ids,
+    pages_until_up_to_date,
+    sync_page,
+    truncated,
+    values_of,
+)
 
 CONVERT = "/api/data_sync_cursor_from_deltas"
 DAY = 24 * 3600
@@ -36,7 +44,7 @@ def test_the_converted_cursor_resumes_after_the_deltas_cursor(
     deltas_cursor = caught_up_deltas_cursor(api)
     later = store.insert("t", {"n": 2})
     pages = pages_until_up_to_date(api, convert(api, deltas_cursor))
-    assert [v["value"]["_id"] for p in pages for v in p["values"]] == [later]
+    assert ids_of(pages) == [later]
 
 
 def test_the_first_page_is_a_ts_page_without_truncates(api: httpx.Client, store: Store) -> None:
@@ -67,8 +75,8 @@ def test_a_table_created_after_the_deltas_cursor_streams_as_inserts(
     deltas_cursor = caught_up_deltas_cursor(api)
     doc = store.insert("fresh", {"n": 1})
     pages = pages_until_up_to_date(api, convert(api, deltas_cursor))
-    assert [t for p in pages for t in p["truncates"]] == []
-    assert [v["value"]["_id"] for p in pages for v in p["values"]] == [doc]
+    assert truncated(pages) == []
+    assert ids_of(pages) == [doc]
 
 
 def test_a_table_replaced_before_the_conversion_gets_no_truncate(
@@ -78,8 +86,8 @@ def test_a_table_replaced_before_the_conversion_gets_no_truncate(
     deltas_cursor = caught_up_deltas_cursor(api)
     store.replace_table("t", [{"n": 2}])
     pages = pages_until_up_to_date(api, convert(api, deltas_cursor))
-    assert [t for p in pages for t in p["truncates"]] == []
-    assert len([v for p in pages for v in p["values"]]) == 1
+    assert truncated(pages) == []
+    assert len(values_of(pages)) == 1
 
 
 def test_a_table_replaced_after_the_conversion_truncates(api: httpx.Client, store: Store) -> None:

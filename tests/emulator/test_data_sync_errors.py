@@ -10,7 +10,7 @@ import pytest
 from convex_emulator import EmulatorServer, Store
 
 from .helpers import assert_error
-from .sync_helpers import SYNC, pages_until_up_to_date
+from .sync_helpers import SYNC, pages_until_up_to_date, values_of
 
 MALFORMED_SELECTIONS: list[Any] = [
     {},  # no _other
@@ -56,7 +56,7 @@ def test_the_selection_aliases_incl_and_excl_are_accepted(api: httpx.Client, sto
         "_other": "excl",
         "": {"_other": "excl", "t": {"_other": "incl", "secret": "excl"}},
     }
-    values = [v for p in pages_until_up_to_date(api, selection=selection) for v in p["values"]]
+    values = values_of(pages_until_up_to_date(api, selection=selection))
     assert set(values[0]["value"]) == {"_id", "_creationTime", "n"}
 
 

@@ -8,7 +8,15 @@ import httpx
 
 from convex_emulator import Store
 
-from .sync_helpers import Replica, live_ids, next_cursor, pages_until_up_to_date, sync_page
+from .sync_helpers import (
+    Replica,
+    live_ids,
+    next_cursor,
+    pages_until_up_to_date,
+    rows_with_page_size,
+    sync_page,
+    values_of,
+)
 
 
 def test_response_has_the_five_keys_in_upstream_order(api: httpx.Client, store: Store) -> None:
@@ -27,7 +35,7 @@ def test_pagination_always_has_more_with_a_next_cursor(api: httpx.Client, store:
 def test_values_carry_component_table_ts_deleted_and_value(api: httpx.Client, store: Store) -> None:
     doc = store.insert("t", {"n": 1}, component="waitlist")
     written = store.last_commit_ts
-    (value,) = [v for p in pages_until_up_to_date(api) for v in p["values"]]
+    (value,) = values_of(pages_until_up_to_date(api))
     assert list(value) == ["component", "table", "ts", "deleted", "value"]
     assert (value["component"], value["table"], value["deleted"]) == ("waitlist", "t", False)
     assert value["ts"] == written
@@ -109,8 +117,7 @@ def test_sync_id_prefix_follows_the_convex_client_header(api: httpx.Client, stor
 def test_the_by_id_page_reads_the_table_as_of_the_pinned_ts(
     api: httpx.Client, store: Store
 ) -> None:
-    store.config.data_sync_page_size_limit = 2
-    ids = [store.insert("t", {"n": n}) for n in range(4)]
+    ids = rows_with_page_size(store, 4, page_size=2)
     first = sync_page(api)
     store.patch(max(ids), {"n": 99})
     rest = pages_until_up_to_date(api, next_cursor(first))
@@ -137,9 +144,7 @@ def test_a_stale_in_progress_cursor_catches_up_through_a_ts_page(
 
 
 def test_by_id_pages_stop_at_the_page_size_limit(api: httpx.Client, store: Store) -> None:
-    store.config.data_sync_page_size_limit = 3
-    for n in range(7):
-        store.insert("t", {"n": n})
+    rows_with_page_size(store, 7, page_size=3)
     pages = pages_until_up_to_date(api)
     assert [len(p["values"]) for p in pages[:3]] == [3, 3, 1]
 
@@ -147,9 +152,7 @@ def test_by_id_pages_stop_at_the_page_size_limit(api: httpx.Client, store: Store
 def test_a_table_of_exactly_the_page_size_needs_an_extra_empty_page(
     api: httpx.Client, store: Store
 ) -> None:
-    store.config.data_sync_page_size_limit = 3
-    for n in range(3):
-        store.insert("t", {"n": n})
+    rows_with_page_size(store, 3, page_size=3)
     first = sync_page(api)
     assert (len(first["values"]), first["status"]["type"]) == (3, "snapshotting")
     second = sync_page(api, next_cursor(first))
@@ -230,7 +233,7 @@ def test_a_delete_is_a_tombstone_holding_only_the_id(api: httpx.Client, store: S
     last = pages_until_up_to_date(api)[-1]
     store.delete(doc)
     deleted_at = store.last_commit_ts
-    (value,) = [v for p in pages_until_up_to_date(api, next_cursor(last)) for v in p["values"]]
+    (value,) = values_of(pages_until_up_to_date(api, next_cursor(last)))
     assert value["deleted"] is True
     assert value["value"] == {"_id": doc}
     assert value["ts"] == deleted_at
@@ -239,7 +242,7 @@ def test_a_delete_is_a_tombstone_holding_only_the_id(api: httpx.Client, store: S
 def test_a_snapshot_read_by_id_has_no_tombstones(api: httpx.Client, store: Store) -> None:
     keep = store.insert("t", {"n": 1})
     store.delete(store.insert("t", {"n": 2}))
-    values = [v for p in pages_until_up_to_date(api) for v in p["values"]]
+    values = values_of(pages_until_up_to_date(api))
     assert [(v["value"]["_id"], v["deleted"]) for v in values] == [(keep, False)]
 
 

@@ -8,17 +8,23 @@ import httpx
 
 from convex_emulator import Store
 
-from .sync_helpers import Replica, live_ids, next_cursor, pages_until_up_to_date, sync_page
+from .sync_helpers import (
+    Replica,
+    ids_of,
+    live_ids,
+    next_cursor,
+    pages_until_up_to_date,
+    rows_with_page_size,
+    sync_page,
+    truncated,
+    values_of,
+)
 
 ONLY_T = {"_other": "excluded", "": {"_other": "excluded", "t": {"_other": "included"}}}
 T_AND_U = {
     "_other": "excluded",
     "": {"_other": "excluded", "t": {"_other": "included"}, "u": {"_other": "included"}},
 }
-
-
-def truncated(pages: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(t["component"], t["table"]) for page in pages for t in page["truncates"]]
 
 
 def up_to_date(api: httpx.Client, **args: Any) -> str:
@@ -59,7 +65,7 @@ def test_a_newly_selected_table_is_truncated_then_read(api: httpx.Client, store:
     cursor = up_to_date(api, selection=ONLY_T)
     pages = pages_until_up_to_date(api, cursor, selection=T_AND_U)
     assert truncated(pages) == [("", "u")]
-    assert [v["value"]["_id"] for p in pages for v in p["values"]] == [u_doc]
+    assert ids_of(pages) == [u_doc]
 
 
 def test_a_deselected_table_gets_no_truncate_and_no_values(api: httpx.Client, store: Store) -> None:
@@ -69,7 +75,7 @@ def test_a_deselected_table_gets_no_truncate_and_no_values(api: httpx.Client, st
     store.insert("u", {"n": 3})
     pages = pages_until_up_to_date(api, cursor, selection=ONLY_T)
     assert truncated(pages) == []
-    assert [v for p in pages for v in p["values"]] == []
+    assert values_of(pages) == []
 
 
 def test_a_reselected_table_is_truncated_again(api: httpx.Client, store: Store) -> None:
@@ -87,7 +93,7 @@ def test_a_new_table_is_truncated_when_it_appears(api: httpx.Client, store: Stor
     doc = store.insert("fresh", {"n": 1})
     pages = pages_until_up_to_date(api, cursor)
     assert truncated(pages) == [("", "fresh")]
-    assert [v["value"]["_id"] for p in pages for v in p["values"]] == [doc]
+    assert ids_of(pages) == [doc]
 
 
 def test_a_new_table_seen_after_the_freshness_window_sends_the_sync_back_to_snapshotting(
@@ -101,7 +107,7 @@ def test_a_new_table_seen_after_the_freshness_window_sends_the_sync_back_to_snap
     assert catch_up["status"]["type"] == "snapshotting"
     assert catch_up["values"] == []  # a ts page: the new table's ids are not captured yet
     rest = pages_until_up_to_date(api, next_cursor(catch_up))
-    assert [v["value"]["_id"] for p in rest for v in p["values"]] == [doc]
+    assert ids_of(rest) == [doc]
 
 
 def test_a_new_table_seen_at_once_is_read_by_the_next_ts_page(
@@ -137,7 +143,7 @@ def test_a_replaced_table_gets_no_tombstones_for_its_old_rows(
         store.insert("t", {"n": n})
     cursor = up_to_date(api)
     store.replace_table("t", [{"n": 10}])
-    values = [v for p in pages_until_up_to_date(api, cursor) for v in p["values"]]
+    values = values_of(pages_until_up_to_date(api, cursor))
     assert [v["deleted"] for v in values] == [False]
 
 
@@ -161,7 +167,7 @@ def test_a_cleared_table_is_truncated_and_then_empty(api: httpx.Client, store: S
     store.clear_table("t")
     pages = replica.catch_up(api)
     assert truncated(pages) == [("", "t")]
-    assert [v for p in pages for v in p["values"]] == []
+    assert values_of(pages) == []
     assert replica.ids() == live_ids(store.documents())
 
 
@@ -180,9 +186,7 @@ def test_rows_written_after_a_clear_arrive_after_its_truncate(
 def test_a_table_replaced_mid_snapshot_restarts_with_a_truncate(
     api: httpx.Client, store: Store
 ) -> None:
-    store.config.data_sync_page_size_limit = 2
-    for n in range(6):
-        store.insert("t", {"n": n})
+    rows_with_page_size(store, 6, page_size=2)
     replica = Replica()
     first = sync_page(api)
     replica.apply(first)
@@ -201,7 +205,7 @@ def test_a_deleted_table_gets_no_truncate_and_no_tombstones(
     store.delete_table("t")
     pages = pages_until_up_to_date(api, cursor)
     assert truncated(pages) == []
-    assert [v for p in pages for v in p["values"]] == []
+    assert values_of(pages) == []
 
 
 def test_an_unmounted_components_tables_leave_silently(api: httpx.Client, store: Store) -> None:

@@ -7,7 +7,7 @@ import httpx
 from convex_emulator import Store
 
 from .helpers import assert_error
-from .sync_helpers import next_cursor, pages_until_up_to_date, sync_page
+from .sync_helpers import next_cursor, pages_until_up_to_date, rows_with_page_size, sync_page
 
 LIST = "/api/v1/data/list_active_syncs"
 DAY = 24 * 3600
@@ -25,9 +25,7 @@ def test_no_syncs_lists_nothing(api: httpx.Client) -> None:
 
 
 def test_a_snapshotting_sync_reports_its_progress(api: httpx.Client, store: Store) -> None:
-    store.config.data_sync_page_size_limit = 2
-    for n in range(5):
-        store.insert("t", {"n": n})
+    rows_with_page_size(store, 5, page_size=2)
     page = sync_page(api)
     (entry,) = listing(api)["syncs"]  # type: ignore[misc]
     assert entry["syncId"] == page["syncId"]
@@ -61,9 +59,7 @@ def test_an_up_to_date_sync_reports_tables_documents_and_ts(
 
 
 def test_progress_writes_are_throttled_within_a_status(api: httpx.Client, store: Store) -> None:
-    store.config.data_sync_page_size_limit = 1
-    for n in range(4):
-        store.insert("t", {"n": n})
+    rows_with_page_size(store, 4, page_size=1)
     page = sync_page(api)
     page = sync_page(api, next_cursor(page))
     (entry,) = listing(api)["syncs"]  # type: ignore[misc]
