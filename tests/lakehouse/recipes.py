@@ -28,10 +28,13 @@ def expected_history(
     them: the revision each document had at the snapshot, then every later one. Documents
     whose table was replaced wholesale end at ``retired_at`` (the re-sync's snapshot)."""
     by_id: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
+    replaced: set[str] = set()  # documents of a table that was since replaced
     for revision in store.log_rows:
         tablet = revision.tablet
         if (tablet.component, tablet.name) == (component, table) and not tablet.is_system:
             by_id.setdefault(revision.id, []).append((revision.ts, revision.value))
+            if not tablet.is_active:
+                replaced.add(revision.id)
     versions = []
     for doc_id, revisions in by_id.items():
         seen = [r for r in revisions if r[0] > first_snapshot_ts]
@@ -41,7 +44,8 @@ def expected_history(
         for index, (ts, value) in enumerate(seen):
             if value is None:
                 continue
-            later = seen[index + 1][0] if index + 1 < len(seen) else retired_at
+            last = retired_at if doc_id in replaced else None
+            later = seen[index + 1][0] if index + 1 < len(seen) else last
             versions.append(Version(doc_id, ts, later, user_fields(value)))
     return sorted(versions, key=lambda v: (v.doc_id, v.valid_from_ts))
 
