@@ -25,7 +25,7 @@ from convex_emulator import active_syncs
 from convex_emulator.clock import NANOS_PER_SECOND
 from convex_emulator.failures import ConvexError
 from convex_emulator.formats import EXPORT as EXPORT_JSON
-from convex_emulator.formats import dumps, to_wire
+from convex_emulator.formats import dumps, dumps_sorted, to_wire
 from convex_emulator.sync_cursor import SyncState, encode_state, new_sync_id
 from convex_emulator.table_filter import ALL_COLUMNS, Selection
 
@@ -262,13 +262,15 @@ def _render(row: Revision, selection: Selection) -> str:
     if chosen is ALL_COLUMNS or chosen.is_all_columns:
         text = row.sync_text()
     else:
-        kept = {k: v for k, v in sorted(row.value.items()) if chosen.includes_column(k)}
-        text = dumps(to_wire(kept, EXPORT_JSON))
+        kept = {k: v for k, v in row.value.items() if chosen.includes_column(k)}
+        text = dumps_sorted(to_wire(kept, EXPORT_JSON))
     return head + ',"deleted":false,"value":' + text + "}"
 
 
 def _early_value(text: str) -> str:
-    """A current value's text as the early backend sent it: ``_`` keys, document flattened."""
+    """A current value's text as the early backend sent it: ``_`` keys, document flattened
+    after them (serde writes a struct's named fields before a flattened map's).
+    """
     value = json.loads(text)
     head = {
         "_component": value["component"],

@@ -162,6 +162,16 @@ def dumps(wire_value: Any) -> str:
     return _ENCODER.encode(wire_value)
 
 
+_SORTED_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True
+)
+
+
+def dumps_sorted(wire_value: Any) -> str:
+    """:func:`dumps` with every object's keys sorted, as Convex's ``BTreeMap`` objects are."""
+    return _SORTED_ENCODER.encode(wire_value)
+
+
 _SPECIAL_KEYS = frozenset({"$integer", "$bytes", "$float"})
 _NUMBER_BYTES = 8  # an int64 or float64 payload
 

@@ -41,8 +41,7 @@ class Revision:
         rendered = self._rendered or (None, None, None, None)
         text = rendered[_SYNC_SLOT]
         if text is None:
-            value = self.value or {}
-            text = formats.dumps(formats.to_wire(dict(sorted(value.items())), formats.EXPORT))
+            text = formats.dumps_sorted(formats.to_wire(self.value or {}, formats.EXPORT))
             texts = list(rendered)
             texts[_SYNC_SLOT] = text
             self._rendered = tuple(texts)

@@ -55,6 +55,12 @@ def test_values_are_export_json_with_sorted_keys(api: httpx.Client, store: Store
     assert isinstance(document["_creationTime"], float)
 
 
+def test_nested_object_keys_are_sorted_too(api: httpx.Client, store: Store) -> None:
+    store.insert("t", {"obj": {"b": 1, "a": {"z": 1, "y": 2}}})
+    response = api.post("/api/v1/data/sync", json={})
+    assert '"obj":{"a":{"y":2,"z":1},"b":1}' in response.text
+
+
 def test_a_cold_start_is_snapshotting_until_every_table_is_read(
     api: httpx.Client, store: Store
 ) -> None:
