@@ -58,6 +58,7 @@ def test_a_field_that_changes_type_stops_the_load_until_its_column_is_widened_to
 
     store.patch(ids[0], {"stock": "out of stock"})  # integer -> string
     store.patch(ids[1], {"stock": 5})
+    store.delete(ids[3])
     failed = meltano("run", "tap-convex", "target-postgres", env=env, expect_success=False)
     assert failed.returncode != 0
     assert "DatatypeMismatch" in failed.stdout + failed.stderr
@@ -72,11 +73,6 @@ def test_a_field_that_changes_type_stops_the_load_until_its_column_is_widened_to
         assert_matches_source(rows, store, "", "products")
         assert rows[ids[0]]["stock"] == "out of stock"
         assert rows[ids[2]]["stock"] == 2**62 + 2, "int64 stays exact inside jsonb"
-
-        store.patch(ids[3], {"stock": "discontinued"})
-        store.delete(ids[2])
-        run_pipeline(env)  # and it goes on from then on
-        assert_matches_source(current_rows(connection, "products"), store, "", "products")
 
 
 def test_a_field_name_over_63_bytes_lands_under_the_stream_map_alias(
