@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from convex_emulator import admin, endpoints
+from convex_emulator.datasync import SHAPES
 from convex_emulator.failures import ConvexError
 from convex_emulator.faults import FaultPlan, fault_status, misbehave
 from convex_emulator.responses import json_bytes, response_head
@@ -162,6 +163,8 @@ class EmulatorServer:
         unknown = set(settings) - store_names - option_names
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
+        if settings.get("data_sync_shape", "current") not in SHAPES:
+            raise ValueError(f"data_sync_shape must be one of {SHAPES}")
         with self.store.lock:
             for name, value in settings.items():
                 target = self.store.config if name in store_names else self.options

@@ -88,3 +88,10 @@ def test_the_shape_is_a_setting_of_the_admin_api(emulator: EmulatorServer) -> No
     client = EmulatorClient(emulator.url, emulator.admin_key, timeout=10)
     assert client.configure(data_sync_shape="early")["data_sync_shape"] == "early"
     assert emulator.options.data_sync_shape == "early"
+
+
+def test_an_unknown_shape_is_refused(emulator: EmulatorServer) -> None:
+    client = EmulatorClient(emulator.url, emulator.admin_key, timeout=10)
+    with pytest.raises(RuntimeError, match="data_sync_shape"):
+        client.configure(data_sync_shape="2027")
+    assert emulator.options.data_sync_shape == "current"

@@ -274,7 +274,30 @@ def test_a_replica_converges_through_updates_during_the_snapshot(
             assert replica.tables[key][doc_id]["n"] == value["n"]
 
 
-def test_system_and_unselected_tables_count_as_rows_read(api: httpx.Client, store: Store) -> None:
+def test_system_and_unselected_tables_rows_count_as_rows_read(
+    api: httpx.Client, store: Store
+) -> None:
+    store.config.data_sync_page_size_limit = 2
+    store.config.data_sync_max_rows_read = 2
+    for table in ("t", "u", "other"):
+        store.insert(table, {"n": 0})
+    selection = {
+        "_other": "excluded",
+        "": {"_other": "excluded", "t": {"_other": "included"}, "u": {"_other": "included"}},
+    }
+    last = pages_until_up_to_date(api, selection=selection)[-1]
+    progress_write = store.last_commit_ts  # the sync's progress row, a system table
+    first_other = store.insert("other", {"n": 1}) and store.last_commit_ts
+    store.insert("other", {"n": 2})
+    store.insert("t", {"n": 3})
+    page = sync_page(api, next_cursor(last), selection=selection)
+    assert page["values"] == []
+    # Two rows read end the page after the first transaction, whatever its table.
+    first_row = min(ts for ts in (progress_write, first_other) if ts > last["status"]["snapshotTs"])
+    assert page["status"] == {"type": "stale", "snapshotTs": first_row}
+
+
+def test_a_single_target_table_reads_only_its_own_rows(api: httpx.Client, store: Store) -> None:
     store.config.data_sync_page_size_limit = 2
     store.config.data_sync_max_rows_read = 2
     store.insert("t", {"n": 0})
@@ -284,7 +307,6 @@ def test_system_and_unselected_tables_count_as_rows_read(api: httpx.Client, stor
     store.insert("other", {"n": 1})
     store.insert("other", {"n": 2})
     store.insert("t", {"n": 3})
-    # One target table: its own log is read, so the other table's rows cost nothing.
     page = sync_page(api, next_cursor(last), selection=selection)
     assert [v["value"]["n"] for v in page["values"]] == [3]
     assert page["status"]["type"] == "upToDate"
