@@ -69,14 +69,20 @@ def assert_documented_types(connection: object, store: Store) -> None:
     users = store.documents()[("", "users")]
     recipes = fetch(
         connection,
-        "SELECT _id, decode(avatar, 'base64') AS avatar, to_jsonb(profile) AS profile, "
+        "SELECT _id, decode(avatar, 'base64') AS avatar, "
+        "(profile -> 'stats' ->> 'followers')::numeric AS followers, "
         f'"_creationTime" AT TIME ZONE \'UTC\' AS created FROM {SCHEMA}."users"',
     )
     for row in recipes:
         document = users[row["_id"]]
         assert row["avatar"] == document["avatar"]
-        assert row["profile"]["stats"]["followers"] == document["profile"]["stats"]["followers"]
+        assert row["followers"] == document["profile"]["stats"]["followers"]
         assert row["created"].timestamp() * 1000 == pytest.approx(document["_creationTime"])
+    messages = store.documents()[("", "messages")]
+    tags = fetch(connection, f'SELECT _id, to_jsonb(tags) AS tags FROM {SCHEMA}."messages"')
+    assert {row["_id"]: row["tags"] for row in tags} == {
+        doc_id: document["tags"] for doc_id, document in messages.items()
+    }
 
 
 def test_snapshot_updates_deletes_and_a_table_resync_land_as_the_source_in_postgres(
