@@ -203,32 +203,57 @@ def _replacement(fault: Fault, payload: bytes, request: dict[str, Any]) -> bytes
 
 
 def rewrite(fault: Fault, payload: bytes, request: dict[str, Any] | None = None) -> bytes:
-    """The real answer with one protocol violation, still valid JSON."""
+    """The real answer with one protocol violation, still valid JSON.
+
+    On a data-sync answer (it has a ``syncId``) the cursor is opaque, so ``rewind_cursor``
+    answers the request's cursor as ``repeat_cursor`` does; ``shift_snapshot`` moves the
+    status's ts; the value-field kinds reach into each value's document unless ``field``
+    names one of the entry's own keys.
+    """
     body = json.loads(payload)
     kind = fault.kind
-    # A data-sync answer keeps its cursor in ``pagination``; the legacy ones at the top.
-    holder = body["pagination"] if isinstance(body.get("pagination"), dict) else body
-    cursor_key = "nextCursor" if holder is not body else "cursor"
-    if kind == "null_cursor":
-        holder[cursor_key] = None
-    elif kind == "repeat_cursor":
-        sent = (request or {}).get("cursor")
-        if sent is not None:
-            holder[cursor_key] = sent
+    sync = "syncId" in body
+    field = fault.field or ("_id" if kind.endswith("value_field") else "values")
+    if kind in ("null_cursor", "repeat_cursor", "rewind_cursor"):
+        _rewrite_cursor(body, kind, (request or {}).get("cursor"), sync=sync)
     elif kind == "unknown_status":
         body["status"] = {"type": "paused"}
+    elif kind == "shift_snapshot" and sync:
+        for key in ("snapshotTs", "syncedTs"):
+            if key in body["status"]:
+                body["status"][key] += 1
     elif kind == "shift_snapshot":
         body["snapshot"] = body["snapshot"] + 1
-    elif kind == "rewind_cursor":
-        body["cursor"] = body["cursor"] - 1_000_000_000
+    elif kind.endswith("value_field"):
+        for value in body["values"]:
+            document = _document(value, field, sync=sync)
+            if kind == "drop_value_field":
+                document.pop(field, None)
+            else:
+                document[field] = ["unexpected"]
     elif kind == "drop_field":
-        body.pop(fault.field or "values", None)
-    elif kind == "drop_value_field":
-        for value in body["values"]:
-            value.pop(fault.field or "_id", None)
-    elif kind == "mistype_value_field":
-        for value in body["values"]:
-            value[fault.field or "_id"] = ["unexpected"]
+        body.pop(field, None)
     else:
-        body[fault.field or "values"] = "unexpected"
+        body[field] = "unexpected"
     return json_bytes(body)
+
+
+def _rewrite_cursor(body: dict[str, Any], kind: str, sent: Any, *, sync: bool) -> None:
+    # The current data-sync answer keeps its cursor in ``pagination``; the others at the top.
+    holder = body["pagination"] if isinstance(body.get("pagination"), dict) else body
+    key = "nextCursor" if holder is not body else "cursor"
+    if kind == "null_cursor":
+        holder[key] = None
+    elif kind == "repeat_cursor" or sync:
+        if sent is not None:
+            holder[key] = sent
+    else:
+        holder[key] = holder[key] - 1_000_000_000
+
+
+def _document(value: dict[str, Any], field: str, *, sync: bool) -> dict[str, Any]:
+    """Where a value's ``field`` lives: a data-sync entry's document, unless the entry's own."""
+    document = value.get("value")
+    if sync and field not in value and isinstance(document, dict):
+        return document
+    return value

@@ -10,7 +10,7 @@ import pytest
 from convex_emulator import EmulatorClient, EmulatorServer, Fault, Store
 
 from .helpers import assert_error
-from .sync_helpers import SYNC, next_cursor, sync_page
+from .sync_helpers import SYNC, next_cursor, pages_until_up_to_date, sync_page
 
 LIST = "/api/v1/data/list_active_syncs"
 CONVERT = "/api/data_sync_cursor_from_deltas"
@@ -76,12 +76,13 @@ def test_an_unknown_status_is_a_hostile_answer(emulator: EmulatorServer, api: ht
     assert api.post(SYNC, json={}).json()["status"] == {"type": "paused"}
 
 
-def test_repeat_cursor_answers_the_cursor_that_was_sent(
-    emulator: EmulatorServer, api: httpx.Client, store: Store
+@pytest.mark.parametrize("kind", ["repeat_cursor", "rewind_cursor"])
+def test_repeat_and_rewind_answer_the_opaque_cursor_that_was_sent(
+    emulator: EmulatorServer, api: httpx.Client, store: Store, kind: str
 ) -> None:
     store.insert("t", {"n": 1})
     sent = next_cursor(sync_page(api))
-    emulator.faults.add(Fault("v1/data/sync", kind="repeat_cursor"))
+    emulator.faults.add(Fault("v1/data/sync", kind=kind))
     assert next_cursor(sync_page(api, sent)) == sent
 
 
@@ -92,6 +93,30 @@ def test_repeat_cursor_repeats_a_document_deltas_cursor_too(
     emulator.faults.add(Fault("document_deltas", kind="repeat_cursor"))
     cursor = store.now_for_reads() - 10
     assert api.post("/api/document_deltas", json={"cursor": cursor}).json()["cursor"] == cursor
+
+
+def test_shift_snapshot_moves_the_status_ts(
+    emulator: EmulatorServer, api: httpx.Client, store: Store
+) -> None:
+    store.insert("t", {"n": 1})
+    cursor = next_cursor(pages_until_up_to_date(api)[-1])
+    cursor = next_cursor(sync_page(api, cursor))  # settled: no more progress writes
+    emulator.faults.add(Fault("v1/data/sync", kind="shift_snapshot"))
+    shifted = sync_page(api, cursor)["status"]["snapshotTs"]
+    real = sync_page(api, cursor)["status"]["snapshotTs"]
+    assert shifted == real + 1
+
+
+def test_value_field_faults_reach_into_the_document(
+    emulator: EmulatorServer, api: httpx.Client, store: Store
+) -> None:
+    store.insert("t", {"n": 1})
+    emulator.faults.add(Fault("v1/data/sync", kind="drop_value_field"))
+    emulator.faults.add(Fault("v1/data/sync", kind="mistype_value_field", field="deleted"))
+    (dropped,) = sync_page(api)["values"]
+    assert "_id" not in dropped["value"]
+    (mistyped,) = sync_page(api)["values"]
+    assert mistyped["deleted"] == ["unexpected"]
 
 
 def test_faults_on_data_sync_are_planned_through_the_admin_api(
