@@ -62,6 +62,19 @@ def _clear_table(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, st
     return {"ts": emulator.store.clear_table(args["table"], args.get("component", ""))}
 
 
+def _begin_import(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"import": emulator.store.begin_import(args["table"], args.get("component", ""))}
+
+
+def _import_documents(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    documents = [formats.from_wire(document) for document in args.get("documents", [])]
+    return {"ts": emulator.store.import_documents(args["import"], documents)}
+
+
+def _finish_import(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
+    return {"ts": emulator.store.finish_import(args["import"])}
+
+
 def _add_component(emulator: EmulatorServer, args: dict[str, Any], _: dict[str, str]) -> Any:
     emulator.store.add_component(args["path"])
     return {"components": emulator.store.components()}
@@ -179,6 +192,9 @@ _ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "delete_table"): _delete_table,
     ("POST", "replace_table"): _replace_table,
     ("POST", "clear_table"): _clear_table,
+    ("POST", "begin_import"): _begin_import,
+    ("POST", "import_documents"): _import_documents,
+    ("POST", "finish_import"): _finish_import,
     ("POST", "add_component"): _add_component,
     ("POST", "unmount_component"): _unmount_component,
     ("POST", "schema_exportable"): _schema_exportable,

@@ -96,6 +96,21 @@ class EmulatorClient:
             self._call("POST", "clear_table", {"table": table, "component": component})["ts"]
         )
 
+    def begin_import(self, table: str, component: str = "") -> str:
+        """Start a staged replacing import (a hidden tablet); returns its id."""
+        return str(
+            self._call("POST", "begin_import", {"table": table, "component": component})["import"]
+        )
+
+    def import_documents(self, import_id: str, documents: list[dict[str, Any]]) -> int:
+        """Write one batch of ``export_json`` documents into a staged import; returns the ts."""
+        body = {"import": import_id, "documents": documents}
+        return int(self._call("POST", "import_documents", body)["ts"])
+
+    def finish_import(self, import_id: str) -> int:
+        """Commit a staged import: it replaces the table; returns the commit timestamp."""
+        return int(self._call("POST", "finish_import", {"import": import_id})["ts"])
+
     def system_writes(self, count: int) -> None:
         """Commit ``count`` transactions to a system table (read by deltas, never exported)."""
         self._call("POST", "system_writes", {"count": count})

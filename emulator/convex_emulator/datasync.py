@@ -3,8 +3,8 @@
 The algorithm is upstream's ``DataSyncIterator`` (``crates/table_iteration/src/data_sync.rs``)
 and ``data_sync`` (``crates/streaming_export/src/lib.rs``):
 
-* The targets, resolved on every page, are the current tablets of mounted components that
-  the selection keeps, in tablet-id order.
+* The targets, resolved on every page, are the existing tablets (a staged import's hidden
+  one too) of mounted components that the selection keeps, in tablet-id order.
 * A cold start pins ``synced_ts`` at "now" and starts the first target. Otherwise the cursor
   is reconciled: tablets that are no longer targets (dropped, replaced, deselected) leave it
   silently, and a synced cursor starts any target it does not track yet.
@@ -131,11 +131,13 @@ def cursor_from_deltas(
 
 
 def _targets(store: Store, selection: Selection) -> dict[str, Tablet]:
-    """Current user tablets of mounted components that the selection keeps, by tablet id."""
+    """Existing user tablets (an import's hidden one too) of mounted components that the
+    selection keeps, by tablet id.
+    """
     return {
         tablet.tablet_id: tablet
         for tablet in store.tablets_by_id
-        if tablet.is_active
+        if tablet.exists
         and store.is_mounted(tablet.component)
         and selection.table(tablet.component, tablet.name) is not None
     }

@@ -158,8 +158,10 @@ def document_deltas(
 
 
 def _delta_selection(store: Store, tablet: Tablet, selection: Selection) -> TableSelection | None:
-    """Deltas judge a table by the current mapping: dropped or orphaned tables are skipped."""
-    if tablet.is_system or not tablet.is_active or not store.is_mounted(tablet.component):
+    """Deltas judge a table by the current mapping: dropped or orphaned tables are skipped,
+    and an import's hidden tablet is read (upstream's ``include_hidden``).
+    """
+    if tablet.is_system or not tablet.exists or not store.is_mounted(tablet.component):
         return None
     return selection.table(tablet.component, tablet.name)
 

@@ -66,6 +66,7 @@ class Store:
         # The deployment's secret (data-sync cursors only open here) and its sync progress rows.
         self.secret = secrets.token_bytes(32)
         self.sync_progress: dict[str, dict[str, Any]] = {}
+        self._imports: dict[str, Tablet] = {}  # staged imports' hidden tablets, by id
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -151,19 +152,60 @@ class Store:
         with self.lock:
             old = self._active.get((component, table))
             tablet = self._create_tablet(component, table)
-            writes: dict[str, tuple[Tablet, Any]] = {}
-            for document in documents:
-                check_document(document, allow_system_fields=True)
-                doc_id = document.get("_id") or self._new_document_id()
-                owner = self._doc_tablet.get(doc_id)
-                if doc_id in writes or (owner is not None and owner is not old and owner.is_active):
-                    raise ValueError(f"document id {doc_id!r} already exists")
-                fields = {name: item for name, item in document.items() if name != "_id"}
-                writes[doc_id] = (tablet, {"_id": doc_id, **fields})
-            ts = self._commit([tablet], writes)
+            ts = self._commit([tablet], self._import_writes(tablet, documents, old))
             if old is not None:
                 old.deleted_ts = ts
             return ts
+
+    def begin_import(self, table: str, component: str = "") -> str:
+        """Start a replacing import as upstream runs one: a hidden tablet, written over many
+        transactions (:meth:`import_documents`) while the old table stays current, swapped in
+        by :meth:`finish_import`. Streaming export reads hidden tablets. Returns its id.
+        """
+        with self.lock:
+            tablet = self._create_tablet(component, table)
+            tablet.hidden = True
+            self._commit([tablet], {})
+            self._imports[tablet.tablet_id] = tablet
+            return tablet.tablet_id
+
+    def import_documents(self, import_id: str, documents: list[dict[str, Any]]) -> int:
+        """Write one batch of a staged import in its own commit; returns its timestamp."""
+        with self.lock:
+            tablet = self._imports[import_id]
+            old = self._active.get((tablet.component, tablet.name))
+            writes = self._import_writes(tablet, documents, old)
+            return self._commit([], writes) if writes else self._last_commit_ts
+
+    def finish_import(self, import_id: str) -> int:
+        """Commit a staged import: its tablet becomes the table, the old one is dropped."""
+        with self.lock:
+            tablet = self._imports.pop(import_id)
+            key = (tablet.component, tablet.name)
+            ts = self._next_commit_ts()
+            old = self._active.get(key)
+            if old is not None:
+                old.deleted_ts = ts
+            tablet.hidden = False
+            self._active[key] = tablet
+            self._append_log(ts, [self._system_row(ts, TABLES_TABLE)])
+            return ts
+
+    def _import_writes(
+        self, tablet: Tablet, documents: list[dict[str, Any]], old: Tablet | None
+    ) -> dict[str, tuple[Tablet, Any]]:
+        """Inserts of imported documents; an id may be reused from the table replaced."""
+        writes: dict[str, tuple[Tablet, Any]] = {}
+        for document in documents:
+            check_document(document, allow_system_fields=True)
+            doc_id = document.get("_id") or self._new_document_id()
+            owner = self._doc_tablet.get(doc_id)
+            taken = owner is tablet or (owner not in (None, old) and owner.is_active)
+            if doc_id in writes or taken:
+                raise ValueError(f"document id {doc_id!r} already exists")
+            fields = {name: item for name, item in document.items() if name != "_id"}
+            writes[doc_id] = (tablet, {"_id": doc_id, **fields})
+        return writes
 
     def clear_table(self, table: str, component: str = "") -> int:
         """Empty a table as ``clear_tables`` does: an import of an empty table, replacing it."""
@@ -230,7 +272,8 @@ class Store:
             tablet.created_ts = ts
             # Registered only now, so a rolled-back transaction leaves no component behind.
             self._components.setdefault(tablet.component, True)
-            self._active[(tablet.component, tablet.name)] = tablet
+            if not tablet.hidden:
+                self._active[(tablet.component, tablet.name)] = tablet
             bisect.insort(self._tablets_by_id, tablet, key=lambda t: t.tablet_id)
             rows.append(self._system_row(ts, TABLES_TABLE))
         creation_ms = ts / 1e6

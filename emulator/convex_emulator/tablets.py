@@ -76,6 +76,7 @@ class Tablet:
         self.name = name
         self.created_ts = created_ts
         self.deleted_ts: int | None = None
+        self.hidden = False  # a replacing import's tablet before the import commits
         self.schema_exportable = True
         self.revisions: dict[str, list[Revision]] = {}
         self._sorted_ids: list[str] = []
@@ -98,7 +99,12 @@ class Tablet:
 
     @property
     def is_active(self) -> bool:
-        """Whether the table still exists now (it may still be read at an older snapshot)."""
+        """Whether the table is the current one of its name (not dropped, not hidden)."""
+        return self.deleted_ts is None and not self.hidden
+
+    @property
+    def exists(self) -> bool:
+        """Whether the tablet still exists now, hidden or not: what streaming export reads."""
         return self.deleted_ts is None
 
     def exists_at(self, ts: int) -> bool:
