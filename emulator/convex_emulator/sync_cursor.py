@@ -93,7 +93,7 @@ class SyncState:
             raise ValueError("mistyped synced tables")
         state = cls(synced_ts, sync_id, set(synced), None, None, current_docs, num_docs)
         if current is not None:
-            tablet, doc_id = current
+            tablet, doc_id = current  # a TypeError or ValueError if it is not a pair
             if not isinstance(tablet, str) or not (doc_id is None or isinstance(doc_id, str)):
                 raise ValueError("mistyped in-progress table")
             state.current, state.current_id = tablet, doc_id
@@ -147,7 +147,7 @@ def decode_state(key: bytes, token: str) -> SyncState:
     """The state of a token, or 400 ``InvalidDataSyncCursor``."""
     try:
         return SyncState.from_json(unseal(key, SYNC_PURPOSE, token))
-    except ValueError:
+    except (ValueError, TypeError):
         raise ConvexError(
             400, "InvalidDataSyncCursor", "Could not parse the data sync cursor"
         ) from None

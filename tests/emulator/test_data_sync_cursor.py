@@ -7,7 +7,7 @@ import re
 import httpx
 
 from convex_emulator import EmulatorServer, Store
-from convex_emulator.sync_cursor import SyncState, encode_state
+from convex_emulator.sync_cursor import SYNC_PURPOSE, SyncState, encode_state, seal
 
 from .helpers import assert_error
 from .sync_helpers import SYNC, next_cursor, pages_until_up_to_date, sync_page, values_of
@@ -113,3 +113,9 @@ def test_an_expired_sync_restarts_from_scratch_without_a_cursor(
     pages = pages_until_up_to_date(api)
     assert pages[0]["truncates"] == [{"component": "", "table": "t"}]
     assert len(values_of(pages)) == 1
+
+
+def test_a_sealed_payload_of_the_wrong_shape_is_invalid(api: httpx.Client, store: Store) -> None:
+    for payload in ({"ts": 1}, {"ts": 1, "synced": [], "current": 5, "docs": [0, 0], "syncId": ""}):
+        token = seal(store.secret, SYNC_PURPOSE, payload)
+        assert_error(api.post(SYNC, json={"cursor": token}), 400, "InvalidDataSyncCursor")
