@@ -53,13 +53,14 @@ class SyncReply:
     status: dict[str, Any]
     truncates: list[tuple[str, str]]
     values: list[str]
+    early_truncates: list[tuple[str, str]]
 
     def body(self, shape: str = "current") -> bytes:
         """The response body in ``shape`` (see :data:`SHAPES`)."""
         sync_id = json.dumps(self.state.sync_id)
         if shape == "early":
             status = _early_status(self.status)
-            truncates = [{"_component": c, "_table": t} for c, t in self.truncates]
+            truncates = [{"_component": c, "_table": t} for c, t in self.early_truncates]
             values = [_early_value(value) for value in self.values]
             text = (
                 '{"truncates":' + dumps(truncates) + ',"values":[' + ",".join(values) + "],"
@@ -108,7 +109,9 @@ def data_sync(
         )
         status = _status(state, latest)
         active_syncs.record_page(store, state, status, targets)
-        return SyncReply(state, encode_state(store.secret, state), status, truncates, values)
+        token = encode_state(store.secret, state)
+        early = _early_truncates(store, tracked_before, targets)
+        return SyncReply(state, token, status, truncates, values, early)
 
 
 def cursor_from_deltas(
@@ -244,6 +247,21 @@ def _status(state: SyncState, latest: int) -> dict[str, Any]:
     if state.synced_ts < latest:
         return {"type": "stale", "snapshotTs": state.synced_ts}
     return {"type": "upToDate", "snapshotTs": state.synced_ts}
+
+
+def _early_truncates(
+    store: Store, tracked_before: set[str], targets: dict[str, Tablet]
+) -> list[tuple[str, str]]:
+    """The first backend's rule: a tracked tablet gone while another tablet of its name is a
+    target (a replaced table), in tablet-id order; nothing on a cold start or a new table.
+    """
+    current = {(tablet.component, tablet.name) for tablet in targets.values()}
+    names = []
+    for tablet_id in sorted(tracked_before - targets.keys()):
+        old = store.tablet(tablet_id)
+        if old is not None and (old.component, old.name) in current:
+            names.append((old.component, old.name))
+    return names
 
 
 def _early_status(status: dict[str, Any]) -> dict[str, Any]:

@@ -77,11 +77,25 @@ def test_early_values_flatten_the_document_after_underscore_keys(
     assert (values[1]["_id"], values[1]["n"]) == (live, 5)
 
 
-def test_early_truncates_use_underscore_keys(
+def test_early_cold_starts_and_new_tables_truncate_nothing(
     early: EmulatorServer, api: httpx.Client, store: Store
 ) -> None:
     store.insert("t", {"n": 1})
-    assert early_page(api)["truncates"] == [{"_component": "", "_table": "t"}]
+    page = early_page(api)
+    assert page["truncates"] == []
+    store.insert("fresh", {"n": 1})
+    assert early_page(api, page["cursor"])["truncates"] == []
+
+
+def test_early_replaced_tables_truncate_with_underscore_keys(
+    early: EmulatorServer, api: httpx.Client, store: Store
+) -> None:
+    store.insert("t", {"n": 1})
+    page = early_page(api)
+    store.replace_table("t", [{"n": 2}])
+    page = early_page(api, page["cursor"])
+    assert page["truncates"] == [{"_component": "", "_table": "t"}]
+    assert early_page(api, page["cursor"])["truncates"] == []
 
 
 def test_the_shape_is_a_setting_of_the_admin_api(emulator: EmulatorServer) -> None:
