@@ -28,22 +28,13 @@ import zlib
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-from target_parquet.errors import TargetError
-from target_parquet.landing import (
-    DELETED,
-    DELETED_AT,
-    LANDING_KINDS,
-    STAMPED_KINDS,
-    TABLE_VERSION,
-    Batch,
-    stamp,
-    ts_range,
-)
-from target_parquet.merge import Merge, with_delete_columns
+from target_parquet.events import Staging
+from target_parquet.landing import DELETED, TABLE_VERSION, ts_range
+from target_parquet.merge import Merge
 from target_parquet.types import ARROW_TYPES, convert_table
 
 if t.TYPE_CHECKING:
-    from target_parquet.landing import Destination
+    from target_parquet.landing import Batch, Destination
     from target_parquet.storage import Storage
 
 POINTER = "current/_latest.json"
@@ -62,20 +53,16 @@ class CurrentTable:
         self._compression = destination.compression
         self._hard_delete = hard_delete
         self._pointer: dict[str, t.Any] = self._storage.read_json(self._rel(POINTER)) or {}
-        self.columns: dict[str, str] = self._pointer.get("columns", {})
-        self._staged: list[Batch] = []
+        self._staged = Staging(stream, dict(self._pointer.get("columns", {})))
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """The published columns and those of the staged batches, with their kinds."""
+        return self._staged.columns
 
     def commit(self, batch: Batch) -> None:
         """Stage the batch; :meth:`publish` merges every staged batch in one pass."""
-        keys = self._keys(batch)
-        missing = [key for key in keys if key not in batch.table.column_names]
-        if not keys or missing:
-            raise TargetError(
-                f"stream '{self._stream}': mode 'current' needs `_id` or key properties "
-                f"present in the schema (missing: {missing or 'no key'})"
-            )
-        self._staged.append(batch)
-        self.columns = {**self.columns, **batch.kinds}
+        self._staged.add(batch)
 
     @property
     def unpublished(self) -> bool:
@@ -92,15 +79,10 @@ class CurrentTable:
         """
         if not self._staged:
             return
-        staged, self._staged = self._staged, []
         load_id, batched_at = self._load_ids.new()
-        columns = dict(self._pointer.get("columns", {}))
-        for batch in staged:
-            columns.update(batch.kinds)
-        columns.update(STAMPED_KINDS)
-        columns[DELETED] = LANDING_KINDS[DELETED]
-        columns[DELETED_AT] = LANDING_KINDS[DELETED_AT]
-        keys = self._keys(staged[-1])
+        staged = self._staged.take(self._pointer.get("columns", {}), load_id, batched_at)
+        events, columns, keys = staged.table, staged.columns, staged.keys
+        activations = staged.activations
         tombstones = self._pointer.get("tombstones")
         merge = Merge(
             keys,
@@ -109,16 +91,6 @@ class CurrentTable:
             at=batched_at,
             tombstones=self._storage.read_ipc(self._rel(tombstones)) if tombstones else None,
         )
-        events = pa.concat_tables(
-            [convert_table(batch.table, batch.kinds, columns) for batch in staged],
-            promote_options="default",
-        )
-        events = with_delete_columns(stamp(events, load_id, batched_at), batched_at)
-        activations: list[tuple[int, int]] = []
-        offset = 0
-        for batch in staged:
-            activations += [(offset + position, version) for position, version in batch.activations]
-            offset += batch.table.num_rows
         published = {entry.get("bucket", 0): entry for entry in self._pointer.get("files", [])}
         order = list(dict.fromkeys([*self._pointer.get("column_order", []), *events.schema.names]))
         parts = _Parts(
@@ -155,9 +127,6 @@ class CurrentTable:
 
     def compact(self, min_files: int) -> None:
         """Nothing to merge: each publication writes whole buckets."""
-
-    def _keys(self, batch: Batch) -> list[str]:
-        return ["_id"] if "_id" in batch.table.column_names else list(batch.key_properties)
 
     def _read(self, entries: list[dict[str, t.Any]], columns: dict[str, str]) -> pa.Table | None:
         """Published files, in today's column kinds."""
@@ -206,7 +175,6 @@ class CurrentTable:
             "column_order": parts.schema.names,
         }
         self._storage.write_json(self._rel(POINTER), self._pointer)
-        self.columns = self._pointer["columns"]
         keep = {generation.split("/")[1]}
         for pointer in (self._pointer, previous):
             keep |= {entry["path"].split("/")[1] for entry in pointer.get("files", [])}

@@ -64,10 +64,8 @@ class DeltaStream:
 
     def landed(self) -> list[LandedFile]:
         """The table's data files with the `_ts` range their statistics give."""
-        if self.table is None:
-            return []
-        actions = pa.table(self.table.get_add_actions(flatten=True))
-        if "min._ts" not in actions.column_names:
+        actions = pa.table(self.table.get_add_actions(flatten=True)) if self.table else None
+        if actions is None or "min._ts" not in actions.column_names:
             return []
         return [
             LandedFile(row["path"], row["min._ts"], row["max._ts"], None)
@@ -83,7 +81,17 @@ class DeltaStream:
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None
     ) -> pa.Table:
         """The columns of `schema` in one data file of the table."""
-        return self._storage.read_dataset([f"{self._stream}/{unquote(path)}"], schema, filter_)
+        return self._storage.read_dataset([self._rel(path)], schema, filter_)
+
+    def dataset(self) -> pads.Dataset:
+        """The table's live data files as one pyarrow dataset of its schema.
+
+        Read with pyarrow directly: the dataset `deltalake` builds types its file
+        statistics as `string_view`, which filters on strings cannot compare with.
+        """
+        assert self.table is not None  # noqa: S101 - callers check that the table exists
+        paths = [self._rel(row["path"]) for row in self._add_actions()]
+        return self._storage.dataset(paths, pa.schema(self.table.schema().to_arrow()))
 
     def append(self, table: pa.Table, columns: dict[str, str], commit: Commit) -> None:
         """Append the rows as one commit (new columns join the table's schema).
@@ -149,6 +157,11 @@ class DeltaStream:
 
     # Commits
 
+    @property
+    def version(self) -> int | None:
+        """The table's version, or None before its first commit."""
+        return None if self.table is None else self.table.version()
+
     def commit_properties(self, **metadata: object) -> CommitProperties:
         """The next commit's application transaction, once no other writer moved it."""
         if self.table is not None:
@@ -176,11 +189,19 @@ class DeltaStream:
 
     def compact(self, min_files: int) -> None:
         """OPTIMIZE (compact) the table if it has at least `min_files` small files."""
-        if self.table is None:
-            return
-        sizes = pa.table(self.table.get_add_actions(flatten=True))["size_bytes"].to_pylist()
-        if sum(size < SMALL_FILE_BYTES for size in sizes) >= min_files:
+        small = [row for row in self._add_actions() if row["size_bytes"] < SMALL_FILE_BYTES]
+        if self.table is not None and len(small) >= min_files:
             self.table.optimize.compact(writer_properties=self.writer)
+
+    def _add_actions(self) -> list[dict[str, t.Any]]:
+        if self.table is None:
+            return []
+        actions = pa.table(self.table.get_add_actions(flatten=True))
+        return list(actions.select(["path", "size_bytes"]).to_pylist())
+
+    def _rel(self, path: str) -> str:
+        """A data file's path below the destination root (add actions give it URL-encoded)."""
+        return f"{self._stream}/{unquote(path)}"
 
     def _kinds(self) -> dict[str, str]:
         if self.table is None:

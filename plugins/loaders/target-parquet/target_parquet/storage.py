@@ -143,13 +143,16 @@ class Storage:
             self.path(relative), filesystem=self.fs, columns=columns, filters=filters
         )
 
+    def dataset(self, relatives: list[str], schema: pa.Schema) -> pads.Dataset:
+        """Parquet files read as one dataset of `schema` (null where a file lacks a column)."""
+        paths = [self.path(relative) for relative in relatives]
+        return pads.dataset(paths, schema=schema, format="parquet", filesystem=self.fs)
+
     def read_dataset(
         self, relatives: list[str], schema: pa.Schema, filter_: pads.Expression | None = None
     ) -> pa.Table:
-        """Read the columns of `schema` from Parquet files, null where a file lacks one."""
-        paths = [self.path(relative) for relative in relatives]
-        dataset = pads.dataset(paths, schema=schema, format="parquet", filesystem=self.fs)
-        return dataset.to_table(filter=filter_)
+        """Read the columns of `schema` from Parquet files (row groups pruned by `filter_`)."""
+        return self.dataset(relatives, schema).to_table(filter=filter_)
 
     def read_ipc(self, relative: str) -> pa.Table:
         """Read one Arrow IPC file."""

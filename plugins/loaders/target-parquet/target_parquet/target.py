@@ -28,6 +28,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_parquet.cdc import ChangeLog
 from target_parquet.current import CurrentTable
+from target_parquet.delta_current import DeltaCurrentTable
 from target_parquet.delta_table import DeltaStream
 from target_parquet.errors import InputLineError, TargetError
 from target_parquet.landing import Destination
@@ -105,6 +106,8 @@ class TargetParquet(TargetAdapter):
     def _new_landing(self, destination: Destination, stream: str) -> Landing:
         """The landing that the `mode` and `format` settings choose."""
         settings = self._settings
+        if settings.mode == "current" and settings.format == "delta":
+            return DeltaCurrentTable(destination, stream, hard_delete=settings.hard_delete)
         if settings.mode == "current":
             return CurrentTable(
                 destination,

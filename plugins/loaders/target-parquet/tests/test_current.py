@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +18,7 @@ from parquet_helpers import (
     delete,
     pointer,
     read_current,
+    read_delta,
     run,
     schema,
     singer_lines,
@@ -29,17 +31,28 @@ NAME = {"type": ["string", "null"]}
 AGE = {"type": ["integer", "null"]}
 
 
-def current(lake: Path, **settings: object) -> dict:
-    return {"destination_path": str(lake), "mode": "current", **settings}
+def current(lake: Path, fmt: str = "parquet", **settings: object) -> dict:
+    return {"destination_path": str(lake), "mode": "current", "format": fmt, **settings}
+
+
+@pytest.fixture(params=["parquet", "delta"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    """Both formats: the rules of `current` are the same (a Delta MERGE applies them)."""
+    return str(request.param)
+
+
+def read(lake: Path, stream: str, fmt: str) -> pa.Table:
+    """The published table: through the pointer (Parquet) or the Delta log."""
+    return read_delta(lake, stream) if fmt == "delta" else read_current(lake, stream)
 
 
 def users(*records: dict) -> list[dict]:
     return [schema("users", name=NAME, age=AGE), *records]
 
 
-def test_keeps_one_row_per_id_the_latest_by_ts(lake: Path) -> None:
+def test_keeps_one_row_per_id_the_latest_by_ts(lake: Path, fmt: str) -> None:
     run(
-        current(lake),
+        current(lake, fmt),
         users(
             upsert("users", "a", 10, name="v1"),
             upsert("users", "b", 11, name="b"),
@@ -48,48 +61,51 @@ def test_keeps_one_row_per_id_the_latest_by_ts(lake: Path) -> None:
         ),
     )
     run(
-        current(lake),
+        current(lake, fmt),
         users(upsert("users", "a", 25, name="late"), upsert("users", "b", 11, name="same ts")),
     )
-    rows = by_id(read_current(lake, "users"))
+    rows = by_id(read(lake, "users", fmt))
     assert sorted(rows) == ["a", "b"]
     assert (rows["a"]["name"], rows["a"]["_ts"], rows["b"]["name"]) == ("v3", 30, "b")
 
 
-def test_soft_delete_keeps_last_known_values(lake: Path) -> None:
-    run(current(lake), users(upsert("users", "a", 10, name="Ann", age=40)))
+def test_soft_delete_keeps_last_known_values(lake: Path, fmt: str) -> None:
+    run(current(lake, fmt), users(upsert("users", "a", 10, name="Ann", age=40)))
     run(
-        current(lake),
+        current(lake, fmt),
         users(upsert("users", "a", 11, name="Ann B.", age=41), delete("users", "a", 12)),
     )
-    row = by_id(read_current(lake, "users"))["a"]
+    row = by_id(read(lake, "users", fmt))["a"]
     assert (row["name"], row["age"], row["_ts"], row["_deleted"]) == ("Ann B.", 41, 12, True)
     assert row["_deleted_at"].isoformat() == "2026-08-10T10:30:00+00:00"
-    assert pointer(lake, "users")["deleted_rows"] == 1
+    if fmt == "parquet":
+        assert pointer(lake, "users")["deleted_rows"] == 1
 
 
-def test_a_newer_event_revives_a_soft_deleted_row(lake: Path) -> None:
-    run(current(lake), users(upsert("users", "a", 10, name="Ann"), delete("users", "a", 11)))
-    run(current(lake), users(upsert("users", "a", 12, name="Back")))
-    row = by_id(read_current(lake, "users"))["a"]
+def test_a_newer_event_revives_a_soft_deleted_row(lake: Path, fmt: str) -> None:
+    run(current(lake, fmt), users(upsert("users", "a", 10, name="Ann"), delete("users", "a", 11)))
+    run(current(lake, fmt), users(upsert("users", "a", 12, name="Back")))
+    row = by_id(read(lake, "users", fmt))["a"]
     assert (row["name"], row["_deleted"], row["_deleted_at"]) == ("Back", False, None)
 
 
-def test_hard_delete_removes_rows_and_late_events_do_not_resurrect_them(lake: Path) -> None:
-    config = current(lake, hard_delete=True)
+def test_hard_delete_removes_rows_and_late_events_do_not_resurrect_them(
+    lake: Path, fmt: str
+) -> None:
+    config = current(lake, fmt, hard_delete=True)
     run(config, users(upsert("users", "a", 10, name="Ann"), upsert("users", "b", 10, name="Bob")))
     run(config, users(delete("users", "a", 20)))
     run(config, users(upsert("users", "a", 15, name="late replay")))
-    assert sorted(by_id(read_current(lake, "users"))) == ["b"]
+    assert sorted(by_id(read(lake, "users", fmt))) == ["b"]
     run(config, users(upsert("users", "a", 21, name="new")))
-    assert by_id(read_current(lake, "users"))["a"]["name"] == "new"
+    assert by_id(read(lake, "users", fmt))["a"]["name"] == "new"
 
 
 @pytest.mark.parametrize("hard_delete", [False, True])
 def test_activate_version_retires_rows_missing_from_the_new_snapshot(
-    lake: Path, hard_delete: bool
+    lake: Path, fmt: str, hard_delete: bool
 ) -> None:
-    config = current(lake, hard_delete=hard_delete)
+    config = current(lake, fmt, hard_delete=hard_delete)
     run(
         config,
         users(
@@ -106,7 +122,7 @@ def test_activate_version_retires_rows_missing_from_the_new_snapshot(
             upsert("users", "new", 30, version=2, name="n"),
         ),
     )
-    rows = by_id(read_current(lake, "users"))
+    rows = by_id(read(lake, "users", fmt))
     if hard_delete:
         assert sorted(rows) == ["a", "new"]
     else:
@@ -117,33 +133,34 @@ def test_activate_version_retires_rows_missing_from_the_new_snapshot(
         }
         assert rows["gone"]["name"] == "x"
         assert rows["gone"]["_deleted_at"] is not None
-    assert pointer(lake, "users")["activated_version"] == 2
+    if fmt == "parquet":
+        assert pointer(lake, "users")["activated_version"] == 2
 
 
-def test_activate_version_applies_after_the_records_before_it(lake: Path) -> None:
+def test_activate_version_applies_after_the_records_before_it(lake: Path, fmt: str) -> None:
     run(
-        current(lake, batch_size_rows=1000),
+        current(lake, fmt, batch_size_rows=1000),
         users(
             upsert("users", "old", 5, version=1, name="old"),
             upsert("users", "a", 10, version=2, name="a"),
             activate("users", 2),
         ),
     )
-    rows = by_id(read_current(lake, "users"))
+    rows = by_id(read(lake, "users", fmt))
     assert (rows["a"]["_deleted"], rows["old"]["_deleted"]) == (False, True)
 
 
-def test_replaying_the_same_messages_changes_nothing(lake: Path) -> None:
+def test_replaying_the_same_messages_changes_nothing(lake: Path, fmt: str) -> None:
     messages = users(
         upsert("users", "a", 10, name="Ann"),
         upsert("users", "b", 11, name="Bob"),
         delete("users", "b", 12),
         activate("users", 1),
     )
-    run(current(lake), messages)
-    first = read_current(lake, "users")
-    run(current(lake), messages)
-    second = read_current(lake, "users")
+    run(current(lake, fmt), messages)
+    first = read(lake, "users", fmt).sort_by("_id")
+    run(current(lake, fmt), messages)
+    second = read(lake, "users", fmt).sort_by("_id")
     assert second.num_rows == len(set(second["_id"].to_pylist())) == 2
     lineage = ["_sdc_batched_at", "_load_id"]
     assert second.drop_columns(lineage).equals(first.drop_columns(lineage))
@@ -160,7 +177,7 @@ def test_each_commit_publishes_a_new_generation_and_prunes_old_ones(lake: Path) 
     assert pq.read_metadata(lake / "users" / entry["path"]).num_rows == entry["rows"] == 1
 
 
-def test_streams_without_ts_order_by_arrival_and_key_properties(lake: Path) -> None:
+def test_streams_without_ts_order_by_arrival_and_key_properties(lake: Path, fmt: str) -> None:
     generic = {
         "type": "SCHEMA",
         "stream": "plain",
@@ -168,12 +185,12 @@ def test_streams_without_ts_order_by_arrival_and_key_properties(lake: Path) -> N
         "key_properties": ["k"],
     }
     records = [{"type": "RECORD", "stream": "plain", "record": {"k": 1, "v": v}} for v in "xyz"]
-    run(current(lake), [generic, *records])
+    run(current(lake, fmt), [generic, *records])
     run(
-        current(lake),
+        current(lake, fmt),
         [generic, {"type": "RECORD", "stream": "plain", "record": {"k": 2, "v": "w"}}],
     )
-    table = read_current(lake, "plain")
+    table = read(lake, "plain", fmt).sort_by("k")
     assert [(r["k"], r["v"]) for r in table.to_pylist()] == [(1, "z"), (2, "w")]
 
 
@@ -212,10 +229,12 @@ def random_history(rng: random.Random) -> list[dict]:
     return messages
 
 
-def user_view(lake: Path) -> dict[str, tuple]:
+def user_view(lake: Path, fmt: str = "parquet") -> dict[str, tuple]:
+    """What the rules decide; a retired row's `_deleted_at` is its commit's time, so only
+    whether it is set counts."""
     return {
-        key: (row["name"], row["age"], row["_ts"], row["_deleted"])
-        for key, row in by_id(read_current(lake, "users")).items()
+        key: (row["name"], row["age"], row["_ts"], row["_deleted"], row["_deleted_at"] is None)
+        for key, row in by_id(read(lake, "users", fmt)).items()
     }
 
 
@@ -225,25 +244,30 @@ def test_staged_batches_merge_as_if_applied_one_by_one(tmp_path: Path, hard_dele
     for round_number in range(3):
         messages = random_history(rng)
         views = []
-        for batch_size_rows, interval, buckets in [
-            (1000, 1000, 1),
-            (3, 1000, 1),
-            (1, 0, 1),
-            (1000, 1000, 3),
-            (2, 0, 3),
+        for batch_size_rows, interval, buckets, fmt in [
+            (1000, 1000, 1, "parquet"),
+            (3, 1000, 1, "parquet"),
+            (1, 0, 1, "parquet"),
+            (1000, 1000, 3, "parquet"),
+            (2, 0, 3, "parquet"),
+            (1000, 1000, 1, "delta"),
+            (3, 1000, 1, "delta"),
+            (2, 0, 1, "delta"),
         ]:
-            lake = tmp_path / f"{round_number}-{batch_size_rows}-{interval}-{buckets}"
+            lake = tmp_path / f"{round_number}-{batch_size_rows}-{interval}-{buckets}-{fmt}"
             config = current(
                 lake,
+                fmt,
                 batch_size_rows=batch_size_rows,
                 state_interval_seconds=interval,
                 hard_delete=hard_delete,
                 current_buckets=buckets,
             )
             run(config, messages)
-            views.append(user_view(lake))
+            views.append(user_view(lake, fmt))
         # one merge of everything; one per 3 records; one per record (a checkpoint at each);
-        # the same in 3 buckets, at once and a checkpoint per 2 records
+        # the same in 3 buckets, at once and a checkpoint per 2 records; the Delta MERGE at
+        # once, per 3 records and per 2 records (a MERGE per checkpoint)
         assert all(view == views[0] for view in views)
         assert views[0], "the history left rows"
 
@@ -334,5 +358,5 @@ def test_changing_the_bucket_count_keeps_every_row(lake: Path) -> None:
         run(current(lake, current_buckets=buckets), users(upsert("users", "k3", 99, name="x")))
         assert pointer(lake, "users")["buckets"] == buckets
         assert len(pointer(lake, "users")["files"]) == buckets
-        expected["k3"] = ("x", None, 99, False)
+        expected["k3"] = ("x", None, 99, False, True)
         assert user_view(lake) == expected

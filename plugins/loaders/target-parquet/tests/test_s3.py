@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pyarrow.fs as pafs
@@ -37,7 +38,7 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3(endpoint: str, request: pytest.FixtureRequest) -> tuple[pafs.S3FileSystem, dict]:
     """A bucket of its own per test, and a target config pointing into it."""
-    bucket = request.node.name.replace("_", "-").lower()[:50]
+    bucket = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
     fs = pafs.S3FileSystem(
         endpoint_override=endpoint.removeprefix("http://"),
         scheme="http",
@@ -149,3 +150,16 @@ def delta_options(config: dict) -> dict:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
+
+
+@pytest.mark.parametrize("hard_delete", [False, True])
+def test_delta_current_on_s3_merges_by_id(s3: tuple, hard_delete: bool) -> None:
+    _, config = s3
+    config = {**config, "format": "delta", "mode": "current", "hard_delete": hard_delete}
+    root = config["destination_path"].removeprefix("s3://")
+    run(config, MESSAGES[:3])
+    run(config, MESSAGES)
+    table = DeltaTable(f"s3://{root}/users", storage_options=delta_options(config))
+    rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["_id"])
+    expected = [("a", "Ann B.", False)] + ([] if hard_delete else [("b", "Bob", True)])
+    assert [(r["_id"], r["name"], r["_deleted"]) for r in rows] == expected

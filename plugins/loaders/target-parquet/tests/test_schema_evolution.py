@@ -36,7 +36,7 @@ STRING = {"type": ["string", "null"]}
 OBJECT = {"type": ["object", "null"]}
 BIG = 2**62 + 1
 #: (mode, format): every landing the target has.
-LANDINGS = [("cdc", "parquet"), ("cdc", "delta"), ("current", "parquet")]
+LANDINGS = [("cdc", "parquet"), ("cdc", "delta"), ("current", "parquet"), ("current", "delta")]
 
 
 def config(lake: Path, mode: str = "cdc", fmt: str = "parquet", **settings: object) -> dict:
@@ -53,18 +53,42 @@ def table_files(lake: Path, mode: str, fmt: str, stream: str = "s") -> list[str]
 
 
 def read_table(lake: Path, mode: str, fmt: str) -> pa.Table:
-    """The table's files read as one (which needs one type per column)."""
+    """The table as its readers read it: its files as one (which needs one type per column),
+    or a Delta table through deltalake."""
+    if fmt == "delta":
+        return delta_table(lake, "s").to_pyarrow_table()
     return pa.concat_tables(
         [pq.read_table(path) for path in table_files(lake, mode, fmt)], promote_options="default"
     )
 
 
-def column_types(lake: Path, mode: str, fmt: str, column: str) -> set[pa.DataType]:
-    return {
-        pq.read_schema(path).field(column).type
-        for path in table_files(lake, mode, fmt)
-        if column in pq.read_schema(path).names
-    }
+def column_types(lake: Path, mode: str, fmt: str, column: str) -> set[tuple[pa.DataType, str, str]]:
+    """The column's types in the table's files: Arrow's, and the Parquet type readers see.
+
+    Files that delta-rs's MERGE writes annotate strings as Arrow `string_view`: the same
+    Parquet UTF8 column (what Spark reads), so it counts as `string` here.
+    """
+    types = set()
+    for path in table_files(lake, mode, fmt):
+        file = pq.ParquetFile(path)
+        if column in file.schema_arrow.names:
+            field_type = file.schema_arrow.field(column).type
+            described = file.schema.column(file.schema_arrow.names.index(column))
+            types.add(
+                (
+                    pa.string() if field_type == pa.string_view() else field_type,
+                    described.physical_type,
+                    str(described.logical_type),
+                )
+            )
+    return types
+
+
+def arrow_types(lake: Path, mode: str, fmt: str, column: str) -> set[pa.DataType]:
+    """The column's Arrow types in the table's files: one, after any change."""
+    types = column_types(lake, mode, fmt, column)
+    assert len(types) == 1, types
+    return {arrow for arrow, _, _ in types}
 
 
 def drift(lake: Path, mode: str, fmt: str, first: dict, second: dict, a: object, b: object) -> None:
@@ -82,13 +106,13 @@ def test_a_new_field_becomes_a_new_column(lake: Path, mode: str, fmt: str) -> No
     )
     rows = by_id(read_table(lake, mode, fmt))
     assert (rows["a"]["b"], rows["new"]["b"]) == (None, BIG)
-    assert column_types(lake, mode, fmt, "x") == {pa.string()}
+    assert arrow_types(lake, mode, fmt, "x") == {pa.string()}
 
 
 @pytest.mark.parametrize(("mode", "fmt"), LANDINGS)
 def test_integer_then_string_makes_json_text_in_every_file(lake: Path, mode: str, fmt: str) -> None:
     drift(lake, mode, fmt, INTEGER, STRING, BIG, "thirty")
-    assert column_types(lake, mode, fmt, "x") == {pa.string()}
+    assert arrow_types(lake, mode, fmt, "x") == {pa.string()}
     rows = by_id(read_table(lake, mode, fmt))
     assert (rows["a"]["x"], rows["b"]["x"]) == (str(BIG), '"thirty"')
     assert json.loads(rows["a"]["x"]) == BIG
@@ -98,7 +122,7 @@ def test_integer_then_string_makes_json_text_in_every_file(lake: Path, mode: str
 def test_integer_then_number_keeps_integers_exact(lake: Path, mode: str, fmt: str) -> None:
     """A DOUBLE cannot hold every int64: the column becomes JSON text instead."""
     drift(lake, mode, fmt, INTEGER, NUMBER, 2**53 + 1, 2.5)
-    assert column_types(lake, mode, fmt, "x") == {pa.string()}
+    assert arrow_types(lake, mode, fmt, "x") == {pa.string()}
     rows = by_id(read_table(lake, mode, fmt))
     assert (rows["a"]["x"], rows["b"]["x"]) == ("9007199254740993", "2.5")
 
@@ -109,7 +133,7 @@ def test_later_runs_remember_the_column_and_keep_writing_json(
 ) -> None:
     drift(lake, mode, fmt, NUMBER, INTEGER, 0.5, BIG)
     run(config(lake, mode, fmt), [schema("s", x=NUMBER), upsert("s", "c", 3, x=1.25)])
-    assert column_types(lake, mode, fmt, "x") == {pa.string()}
+    assert arrow_types(lake, mode, fmt, "x") == {pa.string()}
     rows = by_id(read_table(lake, mode, fmt))
     assert [rows[k]["x"] for k in "abc"] == ["0.5", str(BIG), "1.25"]
 
@@ -157,7 +181,7 @@ def test_a_crash_during_the_rewrite_leaves_the_old_log_and_the_rerun_converts_it
     assert [m["columns"]["x"] for m in manifests(lake, "s")] == ["integer"]
     run(config(lake), second)
     assert data_files(lake, "s") == sorted(cdc_files(lake, "s"))
-    assert column_types(lake, "cdc", "parquet", "x") == {pa.string()}
+    assert arrow_types(lake, "cdc", "parquet", "x") == {pa.string()}
     assert {r["_id"]: r["x"] for r in read_cdc(lake, "s").to_pylist()} == {
         "a": str(BIG),
         "b": '"thirty"',
@@ -173,9 +197,12 @@ def test_a_log_an_earlier_release_left_with_two_types_is_rewritten_once(
         patch.setattr(sinks, "widen", lambda old, new: "number" if old != new else old)
         patch.setattr(ChangeLog, "_follow_drift", lambda *_: None)
         run(config(lake), [schema("s", x=NUMBER), upsert("s", "b", 2, x=2.5)])
-    assert column_types(lake, "cdc", "parquet", "x") == {pa.int64(), pa.float64()}
+    assert {arrow for arrow, _, _ in column_types(lake, "cdc", "parquet", "x")} == {
+        pa.int64(),
+        pa.float64(),
+    }
     run(config(lake), [schema("s", x=NUMBER)])
-    assert column_types(lake, "cdc", "parquet", "x") == {pa.string()}
+    assert arrow_types(lake, "cdc", "parquet", "x") == {pa.string()}
     assert manifests(lake, "s")[-1]["columns"]["x"] == "json"
     rows = by_id(read_cdc(lake, "s"))
     assert (rows["a"]["x"], rows["b"]["x"]) == (str(BIG), "2.5")
