@@ -27,8 +27,16 @@ from tap_convex.errors import (
     ConvexApiError,
     ConvexAuthError,
     PositionExpiredError,
+    ProtocolError,
 )
-from tap_convex.pages import DeltasPage, SnapshotPage, deltas_page, snapshot_page
+from tap_convex.pages import (
+    DataSyncPage,
+    DeltasPage,
+    SnapshotPage,
+    data_sync_page,
+    deltas_page,
+    snapshot_page,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +45,9 @@ if TYPE_CHECKING:
 
 WIRE_FORMAT = "convex_encoded_json"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-EXPIRED_CODES = frozenset({"InvalidWindowToReadDocuments", "SnapshotTooOld"})
+EXPIRED_CODES = frozenset(
+    {"InvalidWindowToReadDocuments", "SnapshotTooOld", "DataSyncCursorExpired"}
+)
 _AUTH_HINTS = {
     "BadAdminKey": "the deploy key was rejected; check deploy_key belongs to this deployment",
     "BadDeployKey": "no usable deploy key was sent; set deploy_key to a deploy key",
@@ -122,6 +132,26 @@ class ConvexClient:
             decode=partial(deltas_page, keep_encoded=keep_encoded),
         )
         return page
+
+    def data_sync(self, cursor: str | None, selection: dict[str, Any]) -> DataSyncPage:
+        """One page of the Data Sync API (beta) after ``cursor`` (None: a cold start)."""
+        body: dict[str, Any] = {"selection": selection}
+        if cursor is not None:
+            body["cursor"] = cursor
+        page: DataSyncPage = self._request("POST", "v1/data/sync", json=body, decode=data_sync_page)
+        return page
+
+    def data_sync_cursor_from_deltas(self, cursor: int, selection: dict[str, Any]) -> str:
+        """The data-sync cursor that continues a ``document_deltas`` position."""
+        answer = self._request(
+            "POST",
+            "data_sync_cursor_from_deltas",
+            json={"cursor": cursor, "selection": selection},
+        )
+        token = answer.get("cursor") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("data_sync_cursor_from_deltas answered without a cursor.")
+        return token
 
     # ---- transport ------------------------------------------------------------------------
 

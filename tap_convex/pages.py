@@ -253,3 +253,115 @@ def _encoded(body: bytes, deletes: bool) -> tuple[dict[str, Any], PageValues] | 
         return None
     fields = {"snapshot": page.snapshot, "cursor": page.cursor, "hasMore": page.hasMore}
     return fields, PageValues([], True, deletes, list(zip(heads, page.values, strict=True)))
+
+
+# ---- Data Sync (``POST /api/v1/data/sync``, transport ``data_sync``) -----------------------
+
+#: A data-sync status, as today's backend names it: ``snapshotting`` (not consistent yet),
+#: ``stale`` (consistent, more to read now) or ``upToDate`` (consistent, read to the end).
+SYNC_STATUSES = ("snapshotting", "stale", "upToDate")
+_SYNC_ENDPOINT = "data/sync"
+
+
+@dataclass(frozen=True)
+class DataSyncPage:
+    """One checked ``data/sync`` answer: its status after the page, the tables it truncates
+    (before its values), its values and the cursor that covers them."""
+
+    status: str
+    truncates: list[Key]
+    values: PageValues
+    cursor: str
+
+
+def data_sync_page(content: bytes) -> DataSyncPage:
+    """Decode and check a ``data/sync`` body, in today's shape or the first backend's
+    (``inProgress``/``synced`` status, a top-level ``cursor``, flattened values).
+
+    Values are ``export_json``: int64 bare JSON integers (parsed exactly, as Python ints),
+    floats with a ``.`` or an exponent, ``$bytes``/``$float`` objects as in the encoded
+    format. Each becomes the value shape :meth:`PageValues.records` reads.
+    """
+    body = msgspec.json.decode(content)
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{_SYNC_ENDPOINT} answered with something other than an object.")
+    status = _sync_status(body.get("status"))
+    pagination = body.get("pagination")
+    if isinstance(pagination, dict):
+        cursor = pagination.get("nextCursor")
+    elif "pagination" not in body and "cursor" in body:  # the first backend's shape
+        cursor = body.get("cursor")
+    else:
+        cursor = None
+    if not isinstance(cursor, str) or not cursor:
+        raise ProtocolError(
+            f"{_SYNC_ENDPOINT} answered without pagination.nextCursor; the deployment is not "
+            "behaving as Convex's Data Sync API does."
+        )
+    truncates = body.get("truncates")
+    if not isinstance(truncates, list):
+        raise ProtocolError(f"{_SYNC_ENDPOINT} answered without a list of truncates.")
+    values = body.get("values")
+    if not isinstance(values, list):
+        raise ProtocolError(f"{_SYNC_ENDPOINT} answered without a list of values.")
+    return DataSyncPage(
+        status,
+        [_sync_table(truncate) for truncate in truncates],
+        PageValues([_sync_value(value) for value in values], plain=False, deletes=True),
+        cursor,
+    )
+
+
+def _sync_status(status: object) -> str:
+    kind = status.get("type") if isinstance(status, dict) else None
+    if isinstance(status, dict) and kind == "synced":  # the first backend's shape
+        kind = "stale" if status.get("hasMore") is True else "upToDate"
+    elif kind == "inProgress":
+        kind = "snapshotting"
+    if kind not in SYNC_STATUSES:
+        shown = msgspec.json.encode(status).decode()[:100]
+        raise ProtocolError(
+            f"{_SYNC_ENDPOINT} answered with an unknown status {shown}; this tap-convex knows "
+            f"{', '.join(SYNC_STATUSES)} (and inProgress/synced): upgrade it, or use "
+            "transport streaming_export."
+        )
+    return str(kind)
+
+
+def _sync_table(truncate: object) -> Key:
+    if isinstance(truncate, dict):
+        component = truncate.get("component", truncate.get("_component"))
+        table = truncate.get("table", truncate.get("_table"))
+        if isinstance(component, str) and isinstance(table, str):
+            return component, table
+    raise ProtocolError(f"{_SYNC_ENDPOINT} sent a truncate without a component and a table.")
+
+
+def _sync_value(entry: object) -> dict[str, Any]:
+    """``{component, table, ts, deleted, value}`` (or the first backend's flattened value)
+    as a value with the system keys ``PageValues.records`` routes by."""
+    if type(entry) is not dict:
+        raise ProtocolError(f"{_SYNC_ENDPOINT} sent a value that is not an object.")
+    if "value" in entry and "_id" not in entry:
+        document = entry["value"]
+        if type(document) is not dict:
+            raise ProtocolError(f"{_SYNC_ENDPOINT} sent a value without a document.")
+        head = (entry.get("component"), entry.get("table"), entry.get("ts"), entry.get("deleted"))
+    else:
+        document = entry
+        head = tuple(entry.pop(key, None) for key in ("_component", "_table", "_ts", "_deleted"))
+    component, table, ts, deleted = head
+    if (
+        type(component) is not str
+        or type(table) is not str
+        or type(ts) is not int
+        or type(deleted) is not bool
+        or type(document.get("_id")) is not str
+    ):
+        raise ProtocolError(
+            f"{_SYNC_ENDPOINT} sent a value without its component, table, integer ts, deleted "
+            "flag and _id; the deployment is not behaving as Convex does."
+        )
+    document["_component"], document["_table"] = component, table
+    document["_ts"], document["_deleted"] = ts, deleted
+    return document

@@ -16,6 +16,22 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ON_EXPIRED_CHOICES = ("resnapshot", "fail")
+TRANSPORT_CHOICES = ("streaming_export", "data_sync")
+
+
+def _choice_property(
+    name: str, choices: tuple[str, ...], *, title: str, description: str
+) -> th.Property[Any]:
+    """A setting that takes one of ``choices``, the first by default."""
+    return th.Property(
+        name,
+        th.StringType,
+        default=choices[0],
+        allowed_values=list(choices),
+        title=title,
+        description=description,
+    )
+
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -64,15 +80,23 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Longest retry delay (seconds)",
         description="Upper bound for one retry delay, including a server's Retry-After.",
     ),
-    th.Property(
+    _choice_property(
         "on_expired_position",
-        th.StringType,
-        default="resnapshot",
-        allowed_values=list(ON_EXPIRED_CHOICES),
+        ON_EXPIRED_CHOICES,
         title="When a saved position has expired",
         description="'resnapshot' (default) re-snapshots the affected tables with a warning when "
         "a saved delta cursor is outside the deployment's retention window or a paused snapshot "
         "is over 5 days old; 'fail' stops the sync instead.",
+    ),
+    _choice_property(
+        "transport",
+        TRANSPORT_CHOICES,
+        title="Transport",
+        description="'streaming_export' (default): list_snapshot, then document_deltas. "
+        "'data_sync': Convex's newer Data Sync API (beta; it may still change), one walk with "
+        "one cursor, which also handles tables replaced wholesale (imports, restores, cleared "
+        "tables). A state moves from streaming_export to data_sync without a re-snapshot; "
+        "moving back re-snapshots.",
     ),
     th.Property(
         "progress_interval_seconds",
@@ -112,6 +136,7 @@ class Settings:
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     on_expired_position: str = "resnapshot"
+    transport: str = "streaming_export"
     progress_interval_seconds: float = 30.0
     ca_bundle: str | None = None
     allow_insecure_http: bool = False
@@ -129,26 +154,28 @@ class Settings:
                 "deploy_key is missing: set it (or TAP_CONVEX_DEPLOY_KEY) to a deploy key with "
                 "the deployment:data:view permission."
             )
-        settings = cls(
+        return cls(
             deployment_url=url,
             deploy_key=key.strip(),
             request_timeout=_positive(config, "request_timeout", 120.0),
             max_retries=int(_positive(config, "max_retries", 8, allow_zero=True)),
             retry_backoff_seconds=_positive(config, "retry_backoff_seconds", 1.0, allow_zero=True),
             retry_backoff_max_seconds=_positive(config, "retry_backoff_max_seconds", 60.0),
-            on_expired_position=config.get("on_expired_position") or "resnapshot",
+            on_expired_position=_choice(config, "on_expired_position", ON_EXPIRED_CHOICES),
+            transport=_choice(config, "transport", TRANSPORT_CHOICES),
             progress_interval_seconds=_positive(
                 config, "progress_interval_seconds", 30.0, allow_zero=True
             ),
             ca_bundle=config.get("ca_bundle") or None,
             allow_insecure_http=bool(config.get("allow_insecure_http")),
         )
-        if settings.on_expired_position not in ON_EXPIRED_CHOICES:
-            raise ConfigError(
-                f"on_expired_position must be one of {', '.join(ON_EXPIRED_CHOICES)}; "
-                f"got {settings.on_expired_position!r}."
-            )
-        return settings
+
+
+def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = config.get(name) or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return str(value)
 
 
 def _positive(

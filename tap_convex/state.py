@@ -8,6 +8,10 @@ streaming stages):
   ``list_snapshot`` cursor after the last emitted page (None: from the start).
 * :class:`Streaming`: the table follows ``document_deltas``. ``cursor`` is the last change-log
   position whose page was emitted; every change with a larger ``_ts`` is still to come.
+* :class:`FollowingDataSync` (``transport: data_sync``): the table is followed by the one
+  data-sync cursor kept next to the bookmarks (``"data_sync": {"cursor": ...}``);
+  ``activation_pending`` says its ``table_version`` started with a truncate and is activated
+  once the sync is consistent again.
 
 ``table_version`` is the Singer table version of the stream's latest snapshot. Positions
 only move forward, and only after the records they cover were written. In Singer STATE a
@@ -24,6 +28,7 @@ from tap_convex.errors import StateError
 STATE_FORMAT = 1
 _SNAPSHOT = "snapshot"
 _DELTAS = "deltas"
+_DATA_SYNC = "data_sync"
 _KEYS = frozenset(
     {
         "state_format",
@@ -34,6 +39,7 @@ _KEYS = frozenset(
         "snapshot_cursor",
         "deltas_cursor",
         "table_version",
+        "activation_pending",
     }
 )
 _RESET_HINT = "remove this stream's bookmark (or the whole state) to re-sync it from a snapshot"
@@ -111,7 +117,40 @@ class Streaming:
         return _state(self, _DELTAS, None, None, self.cursor)
 
 
-Bookmark: TypeAlias = Snapshotting | Streaming
+@dataclass(frozen=True, slots=True)
+class FollowingDataSync:
+    """A table followed by the sync's data-sync cursor (kept once, next to the bookmarks).
+
+    ``activation_pending``: ``table_version`` began with a truncate (or a fresh start), and
+    its ACTIVATE_VERSION is still to come, once the sync is consistent again.
+    """
+
+    component: str
+    table: str
+    table_version: int | None = None
+    activation_pending: bool = False
+
+    def truncated(self, now_ns: int) -> FollowingDataSync:
+        """The table starts over: a new version, above every earlier one, to activate later."""
+        version = next_table_version(self.table_version, now_ns)
+        return FollowingDataSync(self.component, self.table, version, activation_pending=True)
+
+    def activated(self) -> FollowingDataSync:
+        """The version's ACTIVATE_VERSION is out."""
+        return FollowingDataSync(self.component, self.table, self.table_version)
+
+    def restarted(self) -> Snapshotting:
+        """Re-snapshot (back on streaming export), keeping the version, which must grow."""
+        return Snapshotting(self.component, self.table, table_version=self.table_version)
+
+    def to_state(self) -> dict[str, Any]:
+        """The bookmark as written in Singer STATE."""
+        state = _state(self, _DATA_SYNC, None, None, None)
+        state["activation_pending"] = self.activation_pending
+        return state
+
+
+Bookmark: TypeAlias = Snapshotting | Streaming | FollowingDataSync
 
 
 def next_table_version(previous: int | None, snapshot_ts: int) -> int:
@@ -177,6 +216,8 @@ def _bookmark(raw: dict[str, Any], component: str, table: str) -> Bookmark | Non
         return None
     if phase == _DELTAS and deltas_cursor is not None:
         return Streaming(component, table, deltas_cursor, version)
+    if phase == _DATA_SYNC:
+        return _following(raw, component, table, version)
     if phase != _SNAPSHOT or not (cursor is None or isinstance(cursor, str)):
         return None
     if snapshot_ts is None:
@@ -184,6 +225,15 @@ def _bookmark(raw: dict[str, Any], component: str, table: str) -> Bookmark | Non
     if version is None:  # pinned before versions were saved with it: derive the same one
         version = snapshot_ts
     return Snapshotting(component, table, snapshot_ts, cursor, version)
+
+
+def _following(
+    raw: dict[str, Any], component: str, table: str, version: int | None
+) -> FollowingDataSync | None:
+    pending = raw.get("activation_pending", False)
+    if type(pending) is not bool:
+        return None
+    return FollowingDataSync(component, table, version, activation_pending=pending)
 
 
 def _optional_position(value: object) -> bool:

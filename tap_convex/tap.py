@@ -8,7 +8,7 @@ import logging
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from singer_sdk import Tap
 from singer_sdk import singerlib as singer
@@ -25,7 +25,7 @@ from tap_convex.streams import (
     deployment_catalog,
     reset_state_progress_markers,
 )
-from tap_convex.sync import run_sync
+from tap_convex.sync import SyncOptions, run_sync
 
 logger = logging.getLogger("tap_convex")
 # One line per HTTP request drowns the sync's own progress; failures are logged by the client.
@@ -95,6 +95,8 @@ class TapConvex(Tap):
                 "STATE the tap emitted, or no state to start over."
             )
         super().load_state(state)
+        if "data_sync" in state:  # the data_sync transport's cursor, next to the bookmarks
+            cast("dict[str, Any]", self.state)["data_sync"] = state["data_sync"]
 
     # The SDK marks sync_all final: its loop syncs streams one by one, each with its own
     # requests, while this tap reads every table in one shared snapshot walk and one
@@ -117,8 +119,12 @@ class TapConvex(Tap):
                 self.client,
                 selected,
                 write_state=lambda: self.state_writer.write_state(self.state),
-                resnapshot_expired=self.settings.on_expired_position == "resnapshot",
                 progress=Progress(self.settings.progress_interval_seconds),
+                options=SyncOptions(
+                    resnapshot_expired=self.settings.on_expired_position == "resnapshot",
+                    transport=self.settings.transport,
+                    state=cast("dict[str, Any]", self.state),
+                ),
             )
         finally:
             self.client.close()

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from convex_emulator import EmulatorServer, Store
-from tests.tap.harness import Replica, discover, records_fit_their_schemas, run_tap, source_documents
+from tests.tap.harness import (
+    Replica,
+    discover,
+    records_fit_their_schemas,
+    run_tap,
+    source_documents,
+)
 
 
 def schema_of(output: Any, stream: str) -> dict[str, Any]:
