@@ -14,6 +14,7 @@ from elsewhere (OPTIMIZE, VACUUM) do not move it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import typing as t
 from urllib.parse import unquote
 
@@ -50,6 +51,7 @@ class DeltaStream:
     def __init__(self, destination: Destination, stream: str) -> None:
         self._storage = destination.storage
         self._stream = stream
+        self._logger = logging.getLogger(f"target-parquet.{stream}")
         self.uri = destination.storage.uri(stream)
         self.options = destination.storage.delta_options
         self.writer = WriterProperties(compression=_COMPRESSION[destination.compression])
@@ -139,7 +141,7 @@ class DeltaStream:
         )
         batches = (
             convert_table(pa.Table.from_batches([batch]), old, kinds).cast(schema).to_batches()
-            for batch in self.table.to_pyarrow_dataset().to_batches()
+            for batch in self.dataset().to_batches()
         )
         reader = pa.RecordBatchReader.from_batches(
             schema, (batch for converted in batches for batch in converted)
@@ -188,10 +190,35 @@ class DeltaStream:
     # Maintenance
 
     def compact(self, min_files: int) -> None:
-        """OPTIMIZE (compact) the table if it has at least `min_files` small files."""
+        """OPTIMIZE (compact) the table if it has at least `min_files` small files.
+
+        Rows are unchanged; the replaced files stay for readers and time travel until
+        VACUUM.
+        """
         small = [row for row in self._add_actions() if row["size_bytes"] < SMALL_FILE_BYTES]
-        if self.table is not None and len(small) >= min_files:
-            self.table.optimize.compact(writer_properties=self.writer)
+        if self.table is not None and len(small) >= max(min_files, 2):
+            metrics = self.table.optimize.compact(writer_properties=self.writer)
+            self._logger.info(
+                "OPTIMIZE: %s files into %s.", metrics["numFilesRemoved"], metrics["numFilesAdded"]
+            )
+
+    def files(self) -> int:
+        """How many data files the table's current version has."""
+        return len(self._add_actions())
+
+    def vacuum(self, retention_hours: float) -> list[str]:
+        """Delete the files that no table version of the last `retention_hours` uses.
+
+        Returns their paths. Time travel to older versions, and readers still reading them,
+        end with it; Delta's own default keeps 168 hours.
+        """
+        if self.table is None:
+            return []
+        return self.table.vacuum(
+            retention_hours=int(retention_hours),
+            dry_run=False,
+            enforce_retention_duration=False,
+        )
 
     def _add_actions(self) -> list[dict[str, t.Any]]:
         if self.table is None:
