@@ -8,7 +8,8 @@ fields of every common type including int64 values beyond 2^53, ``_ts`` in ns,
 every 10,000 records and an ACTIVATE_VERSION after the first half). Then it times one
 ``target-parquet --config ... --input FILE`` process from start to exit (Python start-up
 included), checks that the committed manifests account for every row (``cdc``), and
-prints rows/s. ``--mode current`` times the materialised mode instead.
+prints rows/s. ``--mode current`` times the materialised mode instead; ``--format delta``
+lands Delta tables instead of Parquet files (the rows are then counted from the table).
 
 The target needs its own venv (see ``plugins/loaders/target-parquet/README.md``)::
 
@@ -21,6 +22,7 @@ Run from the repository root::
     plugins/loaders/target-parquet/.venv/bin/python benchmarks/target_throughput.py \
         --records 1000000 --batch-size-rows 200000
     plugins/loaders/target-parquet/.venv/bin/python benchmarks/target_throughput.py --mode current
+    plugins/loaders/target-parquet/.venv/bin/python benchmarks/target_throughput.py --format delta
 
 Input and output go to ``benchmarks/out/target-parquet/`` (git-ignored) and are replaced
 on each run.
@@ -113,8 +115,12 @@ def generate(path: Path, records: int, seed: int = 7) -> int:
     return path.stat().st_size
 
 
-def landed_rows(lake: Path) -> int:
-    """Rows recorded by the committed manifests of the stream."""
+def landed_rows(lake: Path, fmt: str) -> int:
+    """Rows recorded by the committed manifests of the stream, or by its Delta table."""
+    if fmt == "delta":
+        from deltalake import DeltaTable  # noqa: PLC0415 - the target's venv has it
+
+        return int(DeltaTable(str(lake / STREAM)).count())
     return sum(
         json.loads(manifest.read_text())["rows"]
         for manifest in (lake / STREAM / "_manifests").glob("*.json")
@@ -126,6 +132,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-size-rows", type=int, default=100_000)
     parser.add_argument("--mode", choices=["cdc", "current"], default="cdc")
+    parser.add_argument("--format", choices=["parquet", "delta"], default="parquet")
     parser.add_argument("--target", type=Path, default=TARGET)
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "benchmarks/out/target-parquet")
     args = parser.parse_args()
@@ -140,6 +147,7 @@ def main() -> int:
             {
                 "destination_path": str(lake),
                 "mode": args.mode,
+                "format": args.format,
                 "batch_size_rows": args.batch_size_rows,
             }
         )
@@ -164,11 +172,11 @@ def main() -> int:
         print(result.stderr[-3000:], file=sys.stderr)
         return 1
     rows = args.records
-    if args.mode == "cdc" and landed_rows(lake) != rows:
-        print(f"expected {rows} landed rows, manifests say {landed_rows(lake)}", file=sys.stderr)
+    if args.mode == "cdc" and (landed := landed_rows(lake, args.format)) != rows:
+        print(f"expected {rows} landed rows, the log says {landed}", file=sys.stderr)
         return 1
     print(
-        f"target-parquet ({args.mode}, local): {rows:,} rows in {wall:.2f} s "
+        f"target-parquet ({args.mode}, {args.format}, local): {rows:,} rows in {wall:.2f} s "
         f"= {rows / wall:,.0f} rows/s, {size / wall / 1e6:.1f} MB/s of input"
     )
     return 0
