@@ -86,14 +86,10 @@ class DeltaStream:
         return self._storage.read_dataset([self._rel(path)], schema, filter_)
 
     def dataset(self) -> pads.Dataset:
-        """The table's live data files as one pyarrow dataset of its schema.
-
-        Read with pyarrow directly: the dataset `deltalake` builds types its file
-        statistics as `string_view`, which filters on strings cannot compare with.
-        """
-        assert self.table is not None  # noqa: S101 - callers check that the table exists
-        paths = [self._rel(row["path"]) for row in self._add_actions()]
-        return self._storage.dataset(paths, pa.schema(self.table.schema().to_arrow()))
+        """The table's current version as a pyarrow dataset (its files, its schema)."""
+        if self.table is None:
+            raise TargetError(f"stream '{self._stream}': no Delta table at {self.uri} yet")
+        return self.table.to_pyarrow_dataset()
 
     def append(self, table: pa.Table, columns: dict[str, str], commit: Commit) -> None:
         """Append the rows as one commit (new columns join the table's schema).
