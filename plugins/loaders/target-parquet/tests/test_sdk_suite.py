@@ -17,7 +17,10 @@ from target_parquet.target import TargetParquet
 _DESTINATION = tempfile.mkdtemp(prefix="target-parquet-sdk-")
 
 TestStandardTargetSuite = get_target_test_class(
-    TargetParquet, config={"destination_path": _DESTINATION}
+    TargetParquet, config={"destination_path": f"{_DESTINATION}/parquet"}
+)
+TestStandardTargetSuiteDelta = get_target_test_class(
+    TargetParquet, config={"destination_path": f"{_DESTINATION}/delta", "format": "delta"}
 )
 
 
@@ -40,6 +43,7 @@ def test_about_lists_every_setting_and_marks_secrets() -> None:
     for name in (
         "destination_path",
         "mode",
+        "format",
         "hard_delete",
         "state_interval_seconds",
         "batch_size_rows",
@@ -54,6 +58,7 @@ def test_about_lists_every_setting_and_marks_secrets() -> None:
     ):
         assert name in settings
     assert settings["mode"]["default"] == "cdc"
+    assert settings["format"]["default"] == "parquet"
     assert settings["validate_records"]["default"] is False
     assert settings["s3_secret_access_key"]["secret"] is True
     assert settings["s3_access_key_id"]["secret"] is True
