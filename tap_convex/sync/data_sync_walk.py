@@ -5,9 +5,12 @@ and saved after the records of the page it follows; each selected stream's bookm
 followed by that cursor (:class:`~tap_convex.state.FollowingDataSync`), with its table version.
 
 * A truncate (a table entering the sync, newly selected, replaced or cleared) starts a new
-  table version for its stream: its records carry it, and once the status says the sync is
-  consistent again (``stale``/``upToDate``), after those records, ACTIVATE_VERSION retires the
-  rows the replacement removed. Rows never vanish before their replacement has landed.
+  table version for its stream: its records carry it, and once the sync is consistent again
+  with the replacement's records out, ACTIVATE_VERSION retires the rows the replacement
+  removed. Rows never vanish before their replacement has landed. That moment is the first
+  ``upToDate`` page after the truncate: a ``stale`` one may be consistent at a timestamp
+  before the replacement (upstream reads a new tablet by id at the cursor's older timestamp,
+  where it is still empty, and its rows come on the next ts page).
 * Where the server gives no truncate (a cold start or a re-selected table on the first
   backend's API), the tap starts the version itself.
 * A stream without a data-sync bookmark while a cursor exists (its bookmark was removed to
@@ -101,7 +104,7 @@ class _Walk:
             versions = {key: tables.bookmarks[key].table_version for key in self.keys}
             written = sum(tables.write_page(page.values, wanted, versions).values())
             records += written
-            if page.status != "snapshotting":
+            if page.status == "upToDate":
                 self._activate(selected)
             cursor = page.cursor
             self.state[STATE_KEY] = {"cursor": cursor}
@@ -190,7 +193,7 @@ class _Walk:
         self.tables.bookmarks[key] = mark.truncated(time.time_ns())
 
     def _activate(self, selected: list[Key]) -> None:
-        """The sync is consistent: activate the versions that began with a truncate."""
+        """The sync is read to its end: activate the versions that began with a truncate."""
         for key in selected:
             mark = self.tables.bookmarks[key]
             if isinstance(mark, FollowingDataSync) and mark.activation_pending:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from convex_emulator import Store
-from tests.tap.harness import Output, run_tap
+from tests.tap.harness import Output, discover, run_tap
 from tests.tap.test_convergence import random_history
+from tests.tap.test_selection import select
 
 DATA_SYNC = {"transport": "data_sync"}
 
@@ -40,6 +41,19 @@ def test_data_sync_gives_the_same_records_as_streaming_export(
     assert sum(map(len, by_stream(synced).values())) > 100
     schemas = {m["stream"]: m["schema"] for m in default.of_type("SCHEMA")}
     assert {m["stream"]: m["schema"] for m in synced.of_type("SCHEMA")} == schemas
+
+
+def test_deselected_columns_are_left_out_as_with_streaming_export(
+    history: Store, config: dict[str, Any]
+) -> None:
+    catalog = discover(config)
+    streams = {entry["tap_stream_id"] for entry in catalog["streams"]} - {"messages"}
+    chosen = select(catalog, streams, {"users": {"email", "profile"}})
+    default = run_tap(config, catalog=chosen)
+    synced = run_tap({**config, **DATA_SYNC}, catalog=chosen)
+    assert by_stream(synced) == by_stream(default)
+    assert "messages" not in by_stream(synced)
+    assert all("email" not in record for record in synced.records("users"))
 
 
 def test_the_cursor_is_kept_next_to_the_bookmarks(history: Store, config: dict[str, Any]) -> None:
