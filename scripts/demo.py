@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -9,20 +10,23 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from deltalake import DeltaTable
 
 from convex_emulator import EmulatorClient
 from convex_emulator.process import EmulatorProcess
-from target_parquet.resolution import cdc_current_query
+from target_parquet.resolution import cdc_current_query, delta_current_query
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "output" / "demo"
-LAKE = WORK / "parquet"
+LAKE = WORK / "lake"
+COLUMNS = ["_id", "_ts", "_deleted", "_load_id"]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 
 
-def meltano_run(emulator: EmulatorProcess) -> None:
+def meltano_run(emulator: EmulatorProcess, fmt: str) -> None:
     """``meltano run tap-convex target-parquet`` against the emulated deployment."""
     env = {
         **os.environ,
@@ -32,6 +36,7 @@ def meltano_run(emulator: EmulatorProcess) -> None:
         "TAP_CONVEX_DEPLOYMENT_URL": emulator.url,
         "TAP_CONVEX_DEPLOY_KEY": emulator.admin_key,
         "TARGET_PARQUET_DESTINATION_PATH": str(LAKE),
+        "TARGET_PARQUET_FORMAT": fmt,
     }
     print("$ meltano run tap-convex target-parquet", flush=True)
     result = subprocess.run(
@@ -46,7 +51,19 @@ def meltano_run(emulator: EmulatorProcess) -> None:
         sys.exit(f"demo: meltano run failed:\n{result.stderr[-3000:]}")
 
 
-def summarise(title: str, since_load: str | None = None) -> str:
+def change_log(stream_dir: Path, fmt: str) -> pa.Table | None:
+    """A stream's landed changes (the columns the summary needs), Parquet or Delta."""
+    if fmt == "delta":
+        if not (stream_dir / "_delta_log").is_dir():
+            return None
+        return DeltaTable(str(stream_dir)).to_pyarrow_table(columns=COLUMNS)
+    files = sorted(stream_dir.glob("date=*/*.parquet"))
+    if not files:
+        return None
+    return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=COLUMNS)
+
+
+def summarise(title: str, fmt: str, since_load: str | None = None) -> str:
     """Rows landed per stream (all, or only those of loads after ``since_load``)."""
     print(f"\n{title}")
     print(f"  {'stream':<18}{'rows':>7}{'deletes':>9}{'live now':>10}")
@@ -54,12 +71,9 @@ def summarise(title: str, since_load: str | None = None) -> str:
     for stream_dir in sorted(
         p for p in LAKE.iterdir() if p.is_dir() and not p.name.startswith("_")
     ):
-        files = sorted(stream_dir.glob("date=*/*.parquet"))
-        if not files:
+        table = change_log(stream_dir, fmt)
+        if table is None:
             continue
-        table = ds.dataset([str(f) for f in files], format="parquet").to_table(
-            columns=["_id", "_ts", "_deleted", "_load_id"]
-        )
         latest = table.group_by("_id").aggregate([("_ts", "max")])
         newest_rows = table.join(
             latest, keys=["_id", "_ts"], right_keys=["_id", "_ts_max"], join_type="inner"
@@ -94,17 +108,24 @@ def change_data(client: EmulatorClient) -> None:
 
 def main() -> None:
     """Run the demo: a full sync, some changes, an incremental sync."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--format", choices=["parquet", "delta"], default="parquet")
+    fmt = parser.parse_args().format
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     with EmulatorProcess("--demo") as emulator:
         print(f"Emulated Convex deployment with demo data at {emulator.url}")
-        meltano_run(emulator)
-        last_load = summarise("First run (snapshot of every table) landed:")
+        meltano_run(emulator, fmt)
+        last_load = summarise("First run (snapshot of every table) landed:", fmt)
         change_data(EmulatorClient(emulator.url, emulator.admin_key))
-        meltano_run(emulator)
-        summarise("Second run (incremental) landed only the changes:", since_load=last_load)
-    print(f"\nThe Parquet change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
-    query = cdc_current_query(str(LAKE.relative_to(ROOT) / "users"))
+        meltano_run(emulator, fmt)
+        summarise("Second run (incremental) landed only the changes:", fmt, last_load)
+    users = LAKE.relative_to(ROOT) / "users"
+    print(f"\nThe {fmt} change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
+    if fmt == "delta":
+        query = delta_current_query(DeltaTable(str(users)).file_uris())
+    else:
+        query = cdc_current_query(str(users))
     print("\n" + textwrap.indent(query, "  ") + ";\n")
 
 
