@@ -13,9 +13,11 @@ followed by that cursor (:class:`~tap_convex.state.FollowingDataSync`), with its
   where it is still empty, and its rows come on the next ts page).
 * Where the server gives no truncate (a cold start or a re-selected table on the first
   backend's API), the tap starts the version itself.
-* A stream without a data-sync bookmark while a cursor exists (its bookmark was removed to
-  re-sync it) is left out of one page's selection, so the server drops it from the cursor,
-  and then traverses it again, truncated, when it is selected again.
+* A stream the saved cursor does not cover (its bookmark was removed to re-sync it, or it was
+  not selected when the cursor was issued) starts a new version, and is left out of one
+  page's selection, so the server drops it from the cursor, and then reads it again,
+  truncated, when it is selected again. The state entry names the streams its cursor covers:
+  ``"data_sync": {"cursor": ..., "streams": [...]}``.
 * A state from ``streaming_export`` moves over with ``data_sync_cursor_from_deltas`` from its
   change-log position: no re-snapshot.
 * The walk ends at the first ``upToDate`` page.
@@ -42,18 +44,26 @@ logger = logging.getLogger("tap_convex")
 STATE_KEY = "data_sync"
 
 
-def saved_cursor(state: MutableMapping[str, Any]) -> str | None:
-    """The data-sync cursor saved in the tap's state, if any."""
+def saved_cursor(state: MutableMapping[str, Any]) -> tuple[str, frozenset[str] | None] | None:
+    """The data-sync cursor saved in the tap's state, if any, and the streams it was issued
+    for (None: not recorded)."""
     entry = state.get(STATE_KEY)
     if entry is None:
         return None
     cursor = entry.get("cursor") if isinstance(entry, dict) else None
-    if not isinstance(cursor, str) or not cursor:
-        raise StateError(
-            f"The state's {STATE_KEY!r} entry is not {{'cursor': <data-sync cursor>}}; remove "
-            "it (and the bookmarks) to start the sync over."
+    streams = entry.get("streams") if isinstance(entry, dict) else None
+    if (
+        not isinstance(cursor, str)
+        or not cursor
+        or not (
+            streams is None or (isinstance(streams, list) and all(type(n) is str for n in streams))
         )
-    return cursor
+    ):
+        raise StateError(
+            f"The state's {STATE_KEY!r} entry is not {{'cursor': <data-sync cursor>, "
+            "'streams': [...]}; remove it (and the bookmarks) to start the sync over."
+        )
+    return cursor, None if streams is None else frozenset(streams)
 
 
 def data_sync_walk(
@@ -84,6 +94,10 @@ class _Walk:
             try:
                 page = tables.client.data_sync(cursor, selection)
             except PositionExpiredError as error:
+                if cursor is None:
+                    raise ProtocolError(
+                        f"data/sync answered a cold start with an expired position ({error})."
+                    ) from None
                 self._expired(error)
                 cursor, selected, selection = None, self.keys, self.full
                 continue
@@ -107,7 +121,8 @@ class _Walk:
             if page.status == "upToDate":
                 self._activate(selected)
             cursor = page.cursor
-            self.state[STATE_KEY] = {"cursor": cursor}
+            covered = sorted(tables.streams[key].name for key in selected)
+            self.state[STATE_KEY] = {"cursor": cursor, "streams": covered}
             tables.checkpoint(self.keys)
             pages += 1
             tables.progress.page(written)
@@ -119,10 +134,17 @@ class _Walk:
     def _start(self) -> tuple[str | None, list[Key]]:
         """The cursor to start from, and the streams of the first page's selection."""
         tables = self.tables
-        cursor = saved_cursor(self.state)
+        saved = saved_cursor(self.state)
+        cursor = None if saved is None else saved[0]
         bookmarks = tables.bookmarks
-        if cursor is not None:
-            followed = [k for k in self.keys if isinstance(bookmarks[k], FollowingDataSync)]
+        if saved is not None:
+            covered = saved[1]
+            followed = [
+                key
+                for key in self.keys
+                if isinstance(bookmarks[key], FollowingDataSync)
+                and (covered is None or tables.streams[key].name in covered)
+            ]
             if not followed:
                 cursor = None
         else:
@@ -141,7 +163,7 @@ class _Walk:
         if cursor is None:
             logger.info("Data sync of %d table(s) from the start.", len(self.keys))
             return None, self.keys
-        if fresh and saved_cursor(self.state) is not None:
+        if fresh and saved is not None:
             # These tables may still be tracked by the cursor: one page without them drops
             # them from it, and the next selects them again, so the server re-reads them.
             logger.info("Re-syncing %s through the data-sync cursor.", tables.names(fresh))

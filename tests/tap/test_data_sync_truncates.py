@@ -100,3 +100,20 @@ def test_the_walk_stops_at_up_to_date(
     assert len(emulator.requests.entries("v1/data/sync")) == 1
     assert not idle.records()
     assert not idle.of_type("ACTIVATE_VERSION")
+
+
+@pytest.mark.parametrize("shape", ["current", "early"])
+def test_a_stream_selected_again_retires_what_was_deleted_meanwhile(
+    shape: str, demo: Store, emulator: EmulatorServer, ds_config: dict[str, Any]
+) -> None:
+    emulator.configure({"data_sync_shape": shape})
+    first = run_tap(ds_config)
+    catalog = discover(ds_config)
+    others = {entry["tap_stream_id"] for entry in catalog["streams"]} - {"users"}
+    without = run_tap(ds_config, state=first.last_state, catalog=select(catalog, others))
+    assert without.last_state is not None
+    assert "users" not in without.last_state["data_sync"]["streams"]
+    demo.delete(min(demo.documents()[("", "users")]))
+    again = run_tap(ds_config, state=without.last_state)
+    assert {m["stream"] for m in again.of_type("ACTIVATE_VERSION")} == {"users"}
+    assert_converged(emulator, first, without, again)
