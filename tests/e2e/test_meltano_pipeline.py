@@ -144,9 +144,10 @@ def test_pipeline_killed_mid_run_loses_nothing_and_duplicates_no_key(
             assert live == set(store.documents()[("", table)])
 
 
-def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None) -> None:
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None, fmt: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--format", fmt],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -160,3 +161,4 @@ def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None) 
     )
     assert users_line == ["users", "8", "3", "37"]
     assert "QUALIFY row_number()" in result.stdout
+    assert f"The {fmt} change log is in" in result.stdout
