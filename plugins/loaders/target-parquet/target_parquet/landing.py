@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
+from target_parquet.errors import TargetError
 from target_parquet.types import TIMESTAMP
 
 if t.TYPE_CHECKING:
@@ -64,6 +65,10 @@ LANDING_KINDS = {
 STAMPED_KINDS = {BATCHED_AT: LANDING_KINDS[BATCHED_AT], LOAD_ID: LANDING_KINDS[LOAD_ID]}
 
 
+#: What each format keeps in a stream's directory that the other one does not.
+_FORMAT_MARKS = {"parquet": {"_manifests", "current"}, "delta": {"_delta_log"}}
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where and how every landing of a run writes: one root, one clock of load ids."""
@@ -71,6 +76,20 @@ class Destination:
     storage: Storage
     load_ids: LoadIds
     compression: str
+
+    def claim(self, stream: str, fmt: str) -> None:
+        """Refuse a stream directory that the other format wrote.
+
+        The two do not mix: Delta's VACUUM deletes every file that its log does not list,
+        Parquet files included.
+        """
+        names = set(self.storage.list(stream))
+        for other, marks in _FORMAT_MARKS.items():
+            if other != fmt and marks & names:
+                raise TargetError(
+                    f"stream '{stream}': {self.storage.path(stream)} holds a {other} table; "
+                    f"format '{fmt}' needs a destination_path of its own"
+                )
 
 
 @dataclass

@@ -106,6 +106,7 @@ class TargetParquet(TargetAdapter):
     def _new_landing(self, destination: Destination, stream: str) -> Landing:
         """The landing that the `mode` and `format` settings choose."""
         settings = self._settings
+        destination.claim(stream, settings.format)
         if settings.mode == "current" and settings.format == "delta":
             return DeltaCurrentTable(destination, stream, hard_delete=settings.hard_delete)
         if settings.mode == "current":

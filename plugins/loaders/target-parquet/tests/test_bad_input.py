@@ -117,3 +117,16 @@ def test_an_out_of_range_bucket_count_is_a_config_error(lake: Path, tmp_path: Pa
     assert result.returncode != 0
     assert "current_buckets" in result.stderr
     assert not lake.exists() or not list(lake.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(("first", "second"), [("parquet", "delta"), ("delta", "parquet")])
+def test_a_stream_written_in_one_format_refuses_the_other(
+    lake: Path, tmp_path: Path, first: str, second: str
+) -> None:
+    messages = [schema("users", name={"type": "string"}), upsert("users", "a", 1, name="x")]
+    run({"destination_path": str(lake), "format": first}, messages)
+    result = run_cli(
+        {"destination_path": str(lake), "format": second}, singer_lines(messages), tmp_path
+    )
+    assert result.returncode == 1
+    assert f"holds a {first} table; format '{second}' needs a destination_path" in result.stderr
