@@ -19,6 +19,7 @@ from suite.results import PeerInstall, Sample
 from suite.settings import (
     AIRBYTE,
     BIN,
+    DATA_SYNC_ENDPOINT,
     E2E,
     MELTANO,
     PEER_COMPLETE_MARKER,
@@ -29,6 +30,7 @@ from suite.settings import (
     RUN_SCRIPT,
     SNAPSHOT_FORMAT,
     TAP,
+    TAP_DATA_SYNC,
     TARGET,
 )
 
@@ -94,14 +96,24 @@ def tap_command(config: Path, state: Path | None = None) -> list[str]:
 
 
 def measure_tap(
-    emulator: Emulator, work: Path, *, state: Path | None = None, output: Path | None = None
+    emulator: Emulator,
+    work: Path,
+    *,
+    state: Path | None = None,
+    output: Path | None = None,
+    transport: str = "streaming_export",
 ) -> Sample:
     """A tap run to /dev/null (or ``output``); a full sync must serve every document once."""
+    config = emulator.tap_config(work, transport)
     sample = emulator.measured(
-        tap_command(emulator.tap_config(work), state), log=work / "tap.log", stdout=output
+        tap_command(config, state), log=work / f"tap-{transport}.log", stdout=output
     )
     if state is None:
-        expect_rows(TAP, sample.values.get("list_snapshot", 0), emulator.docs)
+        if transport == "data_sync":
+            served = sample.values.get(DATA_SYNC_ENDPOINT, 0)
+            expect_rows(TAP_DATA_SYNC, served, emulator.docs)
+        else:
+            expect_rows(TAP, sample.values.get("list_snapshot", 0), emulator.docs)
     return sample
 
 

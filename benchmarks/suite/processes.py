@@ -126,9 +126,10 @@ class Emulator(EmulatorProcess):
         self.docs = docs
         self.tables = tables
 
-    def tap_config(self, work: Path) -> Path:
-        path = work / f"tap-config-{self.docs}-{self.tables}.json"
-        path.write_text(json.dumps({"deployment_url": self.url, "deploy_key": self.key}))
+    def tap_config(self, work: Path, transport: str = "streaming_export") -> Path:
+        path = work / f"tap-config-{self.docs}-{self.tables}-{transport}.json"
+        config = {"deployment_url": self.url, "deploy_key": self.key, "transport": transport}
+        path.write_text(json.dumps(config))
         return path
 
     def airbyte_config(self, work: Path) -> Path:

@@ -307,9 +307,12 @@ def render_markdown(
             if endpoint != "document_deltas"
         )
         goal = checks["incremental_requests"] if name == TAP else None
+        # A contender that reads another endpoint (data_sync) has no document_deltas figure.
+        walk = f"{deltas:,}" if deltas else "–"
+        vs_minimum = _fmt(_ratio(deltas, incremental.minimum_requests), 2, "×") if deltas else "–"
         lines.append(
-            f"| {name} | {result.timed} | {result.rows:,} | {deltas:,} "
-            f"| {_fmt(_ratio(deltas, incremental.minimum_requests), 2, '×')} | {others} "
+            f"| {name} | {result.timed} | {result.rows:,} | {walk} "
+            f"| {vs_minimum} | {others} "
             f"| {_fmt(result.wall_s, 2)} | {_fmt(result.rows_per_s)} "
             f"| {_fmt(_ratio(result.rows_per_s, airbyte_inc.rows_per_s), 2, '×')} "
             f"| {_fmt(result.peak_rss_mib, 1)} | {goal.goal if goal else ''} "

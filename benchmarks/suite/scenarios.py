@@ -37,6 +37,7 @@ from suite.settings import (
     FIXED_COST_DOCS,
     RAW,
     TAP,
+    TAP_DATA_SYNC,
     TARGET,
 )
 
@@ -54,6 +55,11 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
         RAW: Result(RAW, docs, "process start to exit: all pages fetched, parsed, written"),
         TAP: Result(
             TAP, docs, "`tap-convex --config` to /dev/null, start-up and discovery included"
+        ),
+        TAP_DATA_SYNC: Result(
+            TAP_DATA_SYNC,
+            docs,
+            "`tap-convex --config` with `transport: data_sync` to /dev/null, start-up included",
         ),
         AIRBYTE: Result(
             AIRBYTE,
@@ -77,6 +83,7 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
         recorded = work / "recorded-tap-output.jsonl"
         measure_tap(emulator, work, output=recorded)
         expect_rows("recorded tap output", singer_record_ids(recorded, 0)[0], docs)
+        measure_tap(emulator, work, transport="data_sync")  # checks it serves every row
         full_catalog = None
         if peer.executable is not None:
             full_catalog = airbyte_catalog(
@@ -93,6 +100,9 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
             _progress(f"throughput round {round_number}/{repeat}")
             results[RAW].samples.append(measure_raw_fetch(emulator, work))
             results[TAP].samples.append(measure_tap(emulator, work))
+            results[TAP_DATA_SYNC].samples.append(
+                measure_tap(emulator, work, transport="data_sync")
+            )
             if full_catalog is not None:
                 results[AIRBYTE].samples.append(measure_airbyte(emulator, peer, full_catalog, work))
             if declarative_catalog is not None:
@@ -178,6 +188,11 @@ def run_incremental(
         tap_state.write_text(json.dumps(last_state(first_tap)))
         _, ids = singer_record_ids(first_tap, per_stream=100)
         first_tap.unlink()
+        first_data_sync = work / "tap-data-sync-first-sync.jsonl"
+        measure_tap(emulator, work, output=first_data_sync, transport="data_sync")
+        data_sync_state = work / "tap-data-sync-state.json"
+        data_sync_state.write_text(json.dumps(last_state(first_data_sync)))
+        first_data_sync.unlink()
         airbyte_state = catalog = None
         if peer.executable is not None:
             catalog = airbyte_catalog(peer, emulator.airbyte_config(work), work, "incremental")
@@ -204,6 +219,9 @@ def run_incremental(
             deltas_page_limit=DELTAS_PAGE_LIMIT,
         )
         tap = Result(TAP, changes, "`tap-convex --state` to /dev/null")
+        data_sync = Result(
+            TAP_DATA_SYNC, changes, "`tap-convex --state` with `transport: data_sync`"
+        )
         airbyte = Result(
             AIRBYTE,
             changes,
@@ -223,6 +241,9 @@ def run_incremental(
                 f"{TAP} incremental", sample.values.get("document_deltas", 0), scenario.log_rows
             )
             tap.samples.append(sample)
+            data_sync.samples.append(
+                measure_tap(emulator, work, state=data_sync_state, transport="data_sync")
+            )
             if airbyte_state is not None and catalog is not None:
                 airbyte.samples.append(
                     measure_airbyte(emulator, peer, catalog, work, state=airbyte_state)
@@ -232,7 +253,12 @@ def run_incremental(
                 declarative.samples.append(
                     measure_declarative(emulator, catalog_path, work, state=state_path)
                 )
-        scenario.results = {TAP: tap, AIRBYTE: airbyte, DECLARATIVE: declarative}
+        scenario.results = {
+            TAP: tap,
+            TAP_DATA_SYNC: data_sync,
+            AIRBYTE: airbyte,
+            DECLARATIVE: declarative,
+        }
     return scenario
 
 

@@ -21,6 +21,8 @@ PROCESS_TIMEOUT_S = 3600.0
 
 RAW = "raw-fetch"
 TAP = "tap-convex"
+TAP_DATA_SYNC = "tap-convex (data_sync)"  # transport: data_sync, Convex's Data Sync API (beta)
+DATA_SYNC_ENDPOINT = "v1/data/sync"
 AIRBYTE = "airbyte-source-convex"
 DECLARATIVE = "source-convex (declarative)"  # airbyte/source-convex, on airbyte-cdk 7
 E2E = "end-to-end"
