@@ -31,7 +31,7 @@ from target_parquet.landing import (
     stamp,
     ts_range,
 )
-from target_parquet.retirement import LatestRows, can_retire, state_schema
+from target_parquet.retirement import Retirements, can_retire
 from target_parquet.types import ARROW_TYPES
 
 if t.TYPE_CHECKING:
@@ -180,18 +180,20 @@ class ChangeLog:
     def _with_retirements(self, table: pa.Table, activations: list[tuple[int, int]]) -> pa.Table:
         """The rows with each ACTIVATE_VERSION's retirement rows at its position.
 
-        Which documents are gone is decided on every committed row and the rows of this
+        Which documents are gone is decided on the committed rows and the rows of this
         batch before the ACTIVATE_VERSION (only the few columns that decide it are read).
         """
-        schema = state_schema(table.schema)
         files = self._store.landed()
-        latest = LatestRows(schema, (self._store.read(f.path, schema) for f in files))
+        retirements = Retirements(
+            lambda schema, where: (self._store.read(f.path, schema, where) for f in files),
+            table.schema,
+        )
         parts = []
         start = 0
         for position, version in activations:
             before = table.slice(start, position - start)
-            latest.add(before)
-            retired = latest.retire(version, table.schema)
+            retirements.add(before)
+            retired = retirements.retire(version, table.schema)
             parts += [before, retired]
             start = position
             if retired.num_rows:

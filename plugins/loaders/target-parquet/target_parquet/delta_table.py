@@ -23,6 +23,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from deltalake.exceptions import TableNotFoundError
 
 from target_parquet.cdc import Commit, LandedFile
+from target_parquet.delta_files import write_data_file
 from target_parquet.errors import TargetError
 from target_parquet.types import ARROW_TYPES, convert_table
 
@@ -54,6 +55,7 @@ class DeltaStream:
         self._logger = logging.getLogger(f"target-parquet.{stream}")
         self.uri = destination.storage.uri(stream)
         self.options = destination.storage.delta_options
+        self._compression = destination.compression
         self.writer = WriterProperties(compression=_COMPRESSION[destination.compression])
         self.table: DeltaTable | None = None
         with contextlib.suppress(TableNotFoundError):  # not `is_deltatable`: it hangs on S3
@@ -98,19 +100,27 @@ class DeltaStream:
         """
         if table.num_rows == 0:
             return
-        write_deltalake(
-            self.table or self.uri,
-            typed(table, columns),
-            mode="append",
-            schema_mode="merge",
-            storage_options=self.options,
-            writer_properties=self.writer,
-            commit_properties=self.commit_properties(
-                load_id=commit.load_id,
-                activate_versions=commit.activations,
-                duplicates_skipped=commit.duplicates_skipped,
-            ),
+        rows = typed(table, columns)
+        properties = self.commit_properties(
+            load_id=commit.load_id,
+            activate_versions=commit.activations,
+            duplicates_skipped=commit.duplicates_skipped,
         )
+        if self.table is not None and _fits(self.table, rows.schema):
+            action = write_data_file(self._storage, self._stream, rows, self._compression)
+            self.table.create_write_transaction(
+                [action], mode="append", schema=self.table.schema(), commit_properties=properties
+            )
+        else:  # the first commit, or new columns: delta-rs writes and evolves the schema
+            write_deltalake(
+                self.table or self.uri,
+                rows,
+                mode="append",
+                schema_mode="merge",
+                storage_options=self.options,
+                writer_properties=self.writer,
+                commit_properties=properties,
+            )
         self.committed(columns)
 
     def rewrite(self, columns: dict[str, str]) -> None:
@@ -177,10 +187,12 @@ class DeltaStream:
         )
 
     def committed(self, columns: dict[str, str]) -> None:
-        """Note a commit made with `commit_properties` (the table object follows it)."""
+        """Note a commit made with `commit_properties`, and load the table's new version."""
         self._txn += 1
         if self.table is None:
             self.table = DeltaTable(self.uri, storage_options=self.options)
+        else:
+            self.table.update_incremental()
         self.columns = {**self.columns, **columns}
 
     # Maintenance
@@ -246,6 +258,17 @@ def typed(table: pa.Table, columns: dict[str, str]) -> pa.Table:
     """The table with every field nullable and carrying its kind (Delta's schema keeps both)."""
     return table.cast(
         pa.schema([_field(field.name, field.type, columns[field.name]) for field in table.schema])
+    )
+
+
+def _fits(table: DeltaTable, schema: pa.Schema) -> bool:
+    """Whether the table has every field of `schema`, with the same type and kind."""
+    stored = {field.name: field for field in pa.schema(table.schema().to_arrow())}
+    return all(
+        field.name in stored
+        and stored[field.name].type == field.type
+        and stored[field.name].metadata == field.metadata
+        for field in schema
     )
 
 

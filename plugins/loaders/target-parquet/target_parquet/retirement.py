@@ -33,19 +33,21 @@ import typing as t
 
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.dataset as pads  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.landing import DELETED, RETIRED, SDC_DELETED_AT, TABLE_VERSION
 from target_parquet.resolution import latest_per_key
 from target_parquet.types import TIMESTAMP
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 #: What deciding retirements reads of each row; the carried ones are copied into them.
 DECIDING = ("_id", "_ts", TABLE_VERSION, DELETED)
 CARRIED = ("_component", "_table")
-#: Rows gathered before the latest row of each `_id` is taken again (bounds the sorts).
-_FOLD_ROWS = 1_000_000
+
+#: Reads the log's committed rows that match a filter, with the columns of a schema.
+Reader: t.TypeAlias = "Callable[[pa.Schema, pads.Expression], Iterable[pa.Table]]"
 
 
 def can_retire(schema: pa.Schema) -> bool:
@@ -58,64 +60,72 @@ def can_retire(schema: pa.Schema) -> bool:
     )
 
 
-def state_schema(schema: pa.Schema) -> pa.Schema:
-    """The columns of `schema` that deciding and writing retirements reads."""
-    names = [name for name in (*DECIDING, *CARRIED) if name in schema.names]
-    return pa.schema([schema.field(name).with_nullable(True) for name in names])
+class Retirements:
+    """Decides which documents each ACTIVATE_VERSION of one commit retires.
 
+    Only rows of older versions can be retired, so those are read first (row groups whose
+    statistics rule them out are skipped: a log that a re-sync retires nothing from costs
+    next to nothing); then, for the `_id`s whose latest such row is not a delete, the rows
+    of newer versions, which may have replaced them.
+    """
 
-class LatestRows:
-    """The latest row of each `_id`, gathered from a log's files and then its new rows."""
-
-    def __init__(self, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
-        self._schema = schema
-        self._latest = schema.empty_table()
-        self._waiting: list[pa.Table] = []
-        for table in tables:
-            self.add(table)
+    def __init__(self, read: Reader, schema: pa.Schema) -> None:
+        names = [name for name in (*DECIDING, *CARRIED) if name in schema.names]
+        self._schema = pa.schema([schema.field(name).with_nullable(True) for name in names])
+        self._read = read
+        self._new: list[pa.Table] = []
 
     def add(self, rows: pa.Table) -> None:
-        """Take more rows into account (folded once enough of them wait)."""
-        self._waiting.append(rows.select(self._schema.names).cast(self._schema))
-        if sum(table.num_rows for table in self._waiting) >= _FOLD_ROWS:
-            self._fold()
+        """Rows of the commit that come before the next ACTIVATE_VERSION."""
+        self._new.append(rows.select(self._schema.names).cast(self._schema))
 
     def retire(self, version: int, schema: pa.Schema) -> pa.Table:
         """The retirement rows of ACTIVATE_VERSION(`version`), in `schema` (see above).
 
-        They count as rows already seen for later calls.
+        They count as rows of the commit for the ACTIVATE_VERSIONs after this one.
         """
-        self._fold()
-        latest = self._latest
-        old = pc.and_(
-            pc.less(pc.fill_null(latest[TABLE_VERSION], -1), version),
-            pc.invert(pc.fill_null(latest[DELETED], False)),
-        )
-        gone = latest.filter(old)
-        rows = gone.num_rows
-        ts = pc.max_element_wise(gone["_ts"], pa.scalar(version, pa.int64()))
-        values = {
-            "_ts": ts,
-            DELETED: pa.array([True] * rows, pa.bool_()),
-            TABLE_VERSION: pa.array([version] * rows, pa.int64()),
-            RETIRED: pa.array([True] * rows, pa.bool_()),
-            SDC_DELETED_AT: pc.divide(ts, 1000).cast(pa.int64()).cast(TIMESTAMP),
-        }
-        arrays = []
-        for field in schema:
-            if field.name in values and values[field.name].type == field.type:
-                arrays.append(values[field.name])
-            elif field.name in gone.column_names and field.name not in values:
-                arrays.append(gone[field.name].cast(field.type))
-            else:
-                arrays.append(pa.nulls(rows, field.type))
-        fields = [field.with_nullable(True) for field in schema]
-        retired = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        older = _older(version)
+        candidates = latest_per_key(self._rows(older))
+        candidates = candidates.filter(pc.invert(pc.fill_null(candidates[DELETED], False)))
+        if candidates.num_rows:
+            ids = pads.field("_id").cast(self._schema.field("_id").type)
+            newer = self._rows(~older & ids.isin(candidates["_id"]))
+            if newer.num_rows:
+                latest = latest_per_key(pa.concat_tables([candidates, newer]))
+                candidates = latest.filter(older)
+        retired = _retirement_rows(candidates, version, schema)
         self.add(retired)
         return retired
 
-    def _fold(self) -> None:
-        if self._waiting:
-            gathered = pa.concat_tables([self._latest, *self._waiting])
-            self._latest = latest_per_key(gathered)
-            self._waiting = []
+    def _rows(self, where: pads.Expression) -> pa.Table:
+        """The committed rows and the commit's own that match `where`."""
+        tables = [*self._read(self._schema, where), *(rows.filter(where) for rows in self._new)]
+        return pa.concat_tables([self._schema.empty_table(), *tables])
+
+
+def _older(version: int) -> pads.Expression:
+    field = pads.field(TABLE_VERSION)
+    return field.is_null() | (field < version)
+
+
+def _retirement_rows(gone: pa.Table, version: int, schema: pa.Schema) -> pa.Table:
+    """One retirement row per row of `gone`, in `schema`."""
+    rows = gone.num_rows
+    ts = pc.max_element_wise(gone["_ts"], pa.scalar(version, pa.int64()))
+    values = {
+        "_ts": ts,
+        DELETED: pa.array([True] * rows, pa.bool_()),
+        TABLE_VERSION: pa.array([version] * rows, pa.int64()),
+        RETIRED: pa.array([True] * rows, pa.bool_()),
+        SDC_DELETED_AT: pc.divide(ts, 1000).cast(pa.int64()).cast(TIMESTAMP),
+    }
+    arrays = []
+    for field in schema:
+        if field.name in values and values[field.name].type == field.type:
+            arrays.append(values[field.name])
+        elif field.name in gone.column_names and field.name not in values:
+            arrays.append(gone[field.name].cast(field.type))
+        else:
+            arrays.append(pa.nulls(rows, field.type))
+    fields = [field.with_nullable(True) for field in schema]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
