@@ -129,14 +129,18 @@ def test_delta_cdc_on_s3_lands_once_and_replays_nothing(s3: tuple) -> None:
     root = config["destination_path"].removeprefix("s3://")
     run(config, MESSAGES)
     run(config, MESSAGES)
+    run(
+        config, [*MESSAGES, upsert("users", "c", 30, name="Cy")]
+    )  # pyarrow writes, delta-rs commits
     table = DeltaTable(f"s3://{root}/users", storage_options=delta_options(config))
-    assert table.transaction_version(APP_ID) == 1
+    assert table.transaction_version(APP_ID) == 2
     rows = table.to_pyarrow_table().to_pylist()
     assert sorted((r["_id"], r["_ts"]) for r in rows) == [
         ("a", 10),
         ("a", 20),
         ("b", 11),
         ("b", 21),
+        ("c", 30),
     ]
     names = [i.path for i in fs.get_file_info(pafs.FileSelector(f"{root}/users", recursive=True))]
     assert any("/_delta_log/" in name for name in names)
