@@ -19,8 +19,16 @@ import typing as t
 from urllib.parse import unquote
 
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    Schema,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
 from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import create_table_with_add_actions
 
 from target_parquet.cdc import Commit, LandedFile
 from target_parquet.delta_files import write_data_file
@@ -106,14 +114,10 @@ class DeltaStream:
             activate_versions=commit.activations,
             duplicates_skipped=commit.duplicates_skipped,
         )
-        if self.table is not None and _fits(self.table, rows.schema):
-            action = write_data_file(self._storage, self._stream, rows, self._compression)
-            self.table.create_write_transaction(
-                [action], mode="append", schema=self.table.schema(), commit_properties=properties
-            )
-        else:  # the first commit, or new columns: delta-rs writes and evolves the schema
+        if self.table is not None and not _fits(self.table, rows.schema):
+            # New columns: delta-rs writes the rows and evolves the table's schema.
             write_deltalake(
-                self.table or self.uri,
+                self.table,
                 rows,
                 mode="append",
                 schema_mode="merge",
@@ -121,6 +125,24 @@ class DeltaStream:
                 writer_properties=self.writer,
                 commit_properties=properties,
             )
+        else:
+            action = write_data_file(self._storage, self._stream, rows, self._compression)
+            if self.table is None:
+                create_table_with_add_actions(
+                    self.uri,
+                    Schema.from_arrow(rows.schema),
+                    [action],
+                    mode="append",
+                    storage_options=self.options,
+                    commit_properties=properties,
+                )
+            else:
+                self.table.create_write_transaction(
+                    [action],
+                    mode="append",
+                    schema=self.table.schema(),
+                    commit_properties=properties,
+                )
         self.committed(columns)
 
     def rewrite(self, columns: dict[str, str]) -> None:

@@ -157,7 +157,7 @@ def test_a_schema_change_within_a_run_rewrites_before_the_next_commit(lake: Path
     )
     table = delta_table(lake, "s")
     operations = [commit["operation"] for commit in reversed(table.history())]
-    assert operations == ["WRITE", "WRITE", "WRITE"]  # append, overwrite, append
+    assert operations == ["CREATE TABLE", "WRITE", "WRITE"]  # create, overwrite, append
     assert table.schema().fields[0].metadata == {"target_parquet.kind": "json"}
     assert by_id(table.to_pyarrow_table())["a"]["x"] == str(BIG)
 
