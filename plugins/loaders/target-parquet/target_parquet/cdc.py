@@ -37,6 +37,7 @@ from target_parquet.types import ARROW_TYPES
 if t.TYPE_CHECKING:
     import datetime as dt
 
+    from target_parquet.landing import Scan
     from target_parquet.storage import LoadIds
 
 _KEY = ["_id", "_ts", TABLE_VERSION]
@@ -95,6 +96,9 @@ class LogStore(t.Protocol):
     def activated(self) -> int | None:
         """The last ACTIVATE_VERSION recorded beside the rows (logs older than `_sdc_retired`)."""
 
+    def scan(self) -> Scan | None:
+        """The committed rows as a reader finds them; None while there are none."""
+
 
 class ChangeLog:
     """The change log of one stream."""
@@ -122,6 +126,10 @@ class ChangeLog:
     def compact(self, min_files: int) -> None:
         """Merge small files if there are at least `min_files` of them (end of a run)."""
         self._store.compact(min_files)
+
+    def scan(self) -> Scan | None:
+        """The committed change log, as its format's readers find it."""
+        return self._store.scan()
 
     def commit(self, batch: Batch) -> None:
         """Land the batch's new rows, and its ACTIVATE_VERSIONs' retirement rows, in one commit."""

@@ -29,7 +29,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hi
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.events import Staging
-from target_parquet.landing import DELETED, TABLE_VERSION, ts_range
+from target_parquet.landing import DELETED, TABLE_VERSION, Scan, ts_range
 from target_parquet.merge import Merge
 from target_parquet.types import ARROW_TYPES, convert_table
 
@@ -127,6 +127,14 @@ class CurrentTable:
 
     def compact(self, min_files: int) -> None:
         """Nothing to merge: each publication writes whole buckets."""
+
+    def scan(self) -> Scan | None:
+        """The files of the published generation, as the pointer lists them."""
+        files = self._pointer.get("files")
+        if not files:
+            return None
+        paths = tuple(self._storage.uri(self._rel(entry["path"])) for entry in files)
+        return Scan(paths, change_log=False, columns=dict(self._pointer["columns"]))
 
     def _read(self, entries: list[dict[str, t.Any]], columns: dict[str, str]) -> pa.Table | None:
         """Published files, in today's column kinds."""

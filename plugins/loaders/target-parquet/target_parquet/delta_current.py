@@ -33,7 +33,7 @@ from target_parquet.merge import Merge
 
 if t.TYPE_CHECKING:
     from target_parquet.events import Events
-    from target_parquet.landing import Batch, Destination
+    from target_parquet.landing import Batch, Destination, Scan
 
 TOMBSTONES = "_target_parquet"
 _REMOVED = "__removed"
@@ -67,6 +67,10 @@ class DeltaCurrentTable:
     def compact(self, min_files: int) -> None:
         """OPTIMIZE the table if it has at least `min_files` small files."""
         self._delta.compact(min_files)
+
+    def scan(self) -> Scan | None:
+        """The data files of the table's current version."""
+        return self._delta.scan(change_log=False)
 
     def publish(self) -> None:
         """Merge the staged events into the table (one commit; see the module docstring)."""

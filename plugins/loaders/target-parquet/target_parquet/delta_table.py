@@ -33,6 +33,7 @@ from deltalake.transaction import create_table_with_add_actions
 from target_parquet.cdc import Commit, LandedFile
 from target_parquet.delta_files import write_data_file
 from target_parquet.errors import TargetError
+from target_parquet.landing import Scan
 from target_parquet.types import ARROW_TYPES, convert_table
 
 if t.TYPE_CHECKING:
@@ -88,6 +89,13 @@ class DeltaStream:
     def activated(self) -> int | None:
         """None: Delta tables have had retirement rows from their first commit."""
         return None
+
+    def scan(self, *, change_log: bool = True) -> Scan | None:
+        """The data files of the table's current version, as its log lists them."""
+        if self.table is None:
+            return None
+        files = tuple(self.table.file_uris())
+        return Scan(files, change_log=change_log, columns=dict(self.columns))
 
     def read(
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None
@@ -228,6 +236,7 @@ class DeltaStream:
         small = [row for row in self._add_actions() if row["size_bytes"] < SMALL_FILE_BYTES]
         if self.table is not None and len(small) >= max(min_files, 2):
             metrics = self.table.optimize.compact(writer_properties=self.writer)
+            self.table.update_incremental()
             self._logger.info(
                 "OPTIMIZE: %s files into %s.", metrics["numFilesRemoved"], metrics["numFilesAdded"]
             )

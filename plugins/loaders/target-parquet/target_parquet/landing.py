@@ -106,6 +106,20 @@ class Batch:
     activations: list[tuple[int, int]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What a reader of one stream reads now: its files, and what kind of table they make."""
+
+    files: tuple[str, ...]
+    """Absolute paths of the data files, or of one glob over them."""
+    change_log: bool
+    """True: every change (mode `cdc`); False: one row per key (mode `current`)."""
+    columns: dict[str, str]
+    """The landed columns, with their kinds."""
+    hive_partitioning: bool = False
+    """Whether the paths carry hive partitions (`date=...`) that are columns too."""
+
+
 class Landing(t.Protocol):
     """A landing mode for one stream."""
 
@@ -125,6 +139,9 @@ class Landing(t.Protocol):
 
     def compact(self, min_files: int) -> None:
         """Merge small files if there are at least `min_files` of them (end of a run)."""
+
+    def scan(self) -> Scan | None:
+        """What a reader reads now (published rows only); None before the first commit."""
 
 
 def stamp(table: pa.Table, load_id: str, batched_at: dt.datetime) -> pa.Table:

@@ -4,7 +4,7 @@
                             [--min-files N] [--vacuum-hours H]
 
 (or ``python -m target_parquet.maintain ...``). It reads the target's own config file:
-`destination_path`, `format`, `mode`, `compression` and the `s3_*` settings.
+`destination_path`, `format`, `mode`, `compression`, the `duckdb_*` and the `s3_*` settings.
 
 Format `delta`: `--optimize` runs OPTIMIZE (compact) on every table with at least
 `--min-files` (default 2) small files; `--vacuum-hours H` runs VACUUM with a retention of
@@ -17,7 +17,8 @@ log deletes what earlier compactions replaced, which is Parquet's vacuum. Parque
 
 Run it while no target writes the same streams. OPTIMIZE and VACUUM do not move the
 target's application transaction, so the next run of the target goes on as usual. Prints
-one JSON line per stream.
+one JSON line per stream. Then it rewrites the DuckDB warehouse's views of the Delta tables
+it touched (`duckdb_warehouse`, `duckdb_path`), whose files changed.
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing as t
 from pathlib import Path
 
 from target_parquet.delta_table import DeltaStream
 from target_parquet.landing import Destination
 from target_parquet.parquet_log import ParquetLog
 from target_parquet.storage import LoadIds, Storage
+from target_parquet.warehouse import warehouse_for
+
+if t.TYPE_CHECKING:
+    from target_parquet.landing import Scan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     storage = Storage.from_config(config)
     destination = Destination(storage, LoadIds(), str(config.get("compression") or "zstd"))
     fmt = config.get("format") or "parquet"
-    streams = args.stream or [name for name in storage.list("") if not name.startswith(("_", "."))]
+    listed = storage.directories("")
+    streams = args.stream or [name for name in listed if not name.startswith(("_", "."))]
+    scans: dict[str, Scan | None] = {}
     for stream in streams:
         report: dict[str, object] = {"stream": stream, "format": fmt}
         if fmt == "delta":
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["files"] = {"before": before, "after": table.files()}
                 if args.vacuum_hours is not None:
                     report["vacuumed_files"] = len(table.vacuum(args.vacuum_hours))
+                scans[stream] = table.scan(change_log=(config.get("mode") or "cdc") == "cdc")
         elif (config.get("mode") or "cdc") == "cdc":
             log = ParquetLog(destination, stream)
             before = len(log.landed())
@@ -69,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
                 log.compact(args.min_files)
             report["files"] = {"before": before, "after": len(log.landed())}
         print(json.dumps(report))
+    warehouse = warehouse_for(
+        storage,
+        enabled=bool(config.get("duckdb_warehouse", True)),
+        path=config.get("duckdb_path"),
+    )
+    if warehouse is not None:  # OPTIMIZE and VACUUM change a Delta table's files
+        warehouse.refresh(scans)
     return 0
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hi
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.cdc import Commit, LandedFile
-from target_parquet.landing import TABLE_VERSION, ts_range
+from target_parquet.landing import TABLE_VERSION, Scan, ts_range
 from target_parquet.types import convert_table
 
 if t.TYPE_CHECKING:
@@ -95,6 +95,13 @@ class ParquetLog:
         """The last ACTIVATE_VERSION that the manifests record."""
         versions = [v for _, m in self._manifests() for v in m.get("activate_versions", [])]
         return max(versions, default=None)
+
+    def scan(self) -> Scan | None:
+        """Every day's files, by glob (new commits join it without a new view)."""
+        if not self.columns:
+            return None
+        glob = self._storage.uri(self._stream, "date=*", "*.parquet")
+        return Scan((glob,), change_log=True, columns=dict(self.columns), hive_partitioning=True)
 
     def read(
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None

@@ -3,7 +3,10 @@
 Which of a key's rows is the latest (`LATEST_FIRST`) decides everything else: the current
 state is the latest row of each `_id` unless it is a delete; `current` mode merges by the
 same order; retirement rows (`retirement.py`) are placed by it. The DuckDB recipe that the
-README documents is written here from the same rule, so tests and demos run one recipe.
+README documents is written here from the same rule, so tests and demos run one recipe;
+so is the history (SCD type 2): every version of every document, from its change to the
+next change of its `_id`, for DuckDB (`history_query`, the warehouse's views) and Spark
+(`spark_history_sql`) alike.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import typing as t
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-from target_parquet.landing import TABLE_VERSION
+from target_parquet.landing import DELETED, TABLE_VERSION
 
 if t.TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from target_parquet.landing import Scan
 
 #: Of two rows of one key, the latest is the one with the newer `_ts`; at equal `_ts`, the
 #: one with the higher table version (a re-snapshot confirms a row). Nulls come last.
@@ -40,8 +45,113 @@ def current_query(scan: str) -> str:
     The latest row of each `_id` (by `LATEST_FIRST`) wins, and deletes are dropped:
     re-syncs are in the rows (retirement rows), so nothing else is read.
     """
-    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
-    return _CURRENT_QUERY.format(scan=scan, order=order)
+    return _CURRENT_QUERY.format(scan=scan, order=_order())
+
+
+#: History, after a CTE `changes` that keeps one row per (`_id`, `_ts`, `_deleted`). At one
+#: `_ts` an upsert comes before a delete (a retirement row that met its document's last
+#: change there). The placeholders are the dialect's.
+_HISTORY_FROM_CHANGES = """\
+timeline AS (
+  SELECT *,
+         lead(_ts) OVER (PARTITION BY _id ORDER BY _ts, _deleted) AS _next_ts,
+         lead(_deleted) OVER (PARTITION BY _id ORDER BY _ts, _deleted) AS _next_deleted
+  FROM changes)
+SELECT * {exclude} (_next_ts, _next_deleted, _deleted),
+       {valid_from} AS _valid_from,
+       {valid_to} AS _valid_to,
+       _next_ts IS NULL AS _is_current,
+       coalesce(_next_deleted, false) AS _deleted,
+       _ts AS _valid_from_ts,
+       _next_ts AS _valid_to_ts
+FROM timeline
+WHERE NOT _deleted"""
+
+_DUCKDB_CHANGES = """\
+WITH changes AS (
+  SELECT * FROM {scan}
+  QUALIFY row_number() OVER (PARTITION BY _id, _ts, _deleted ORDER BY {order}) = 1),
+"""
+
+_DUCKDB_HISTORY = _DUCKDB_CHANGES + _HISTORY_FROM_CHANGES.format(
+    exclude="EXCLUDE",
+    valid_from="timezone('UTC', make_timestamp(_ts // 1000))",
+    valid_to="timezone('UTC', make_timestamp(_next_ts // 1000))",
+)
+
+#: The columns the current-state and history rules read.
+RESOLVED_BY = frozenset({"_id", "_ts", DELETED, TABLE_VERSION})
+
+
+def history_query(scan: str) -> str:
+    """The DuckDB query for every version of every document of the change log `scan` reads.
+
+    A version lasts from its change (`_valid_from`, the commit time; `_valid_from_ts`, its
+    `_ts` in ns) to the next change of its `_id` (`_valid_to`, `_valid_to_ts`; null while it
+    is current, `_is_current`). A delete, or a re-sync's retirement row, ends the last
+    version (`_deleted` true) and starts none, so a deleted document has no current version.
+    A change landed more than once (a replayed batch, a re-snapshot reading an unchanged
+    document again) counts once. Intervals are half-open: a version is the document's state
+    at every time t with `_valid_from <= t < _valid_to`.
+    """
+    return _DUCKDB_HISTORY.format(scan=scan, order=_order())
+
+
+#: The DuckDB type of each column kind (`types.py`).
+DUCKDB_TYPES = {
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+    "text": "VARCHAR",
+    "json": "JSON",
+    "timestamp": "TIMESTAMPTZ",
+    "binary": "BLOB",
+}
+
+
+def duckdb_source(scan: Scan) -> str:
+    """DuckDB's FROM clause for a landed table: its files, nested values typed JSON.
+
+    A table without files (every row of a `current` table hard-deleted) is an empty
+    relation with the table's columns.
+    """
+    if not scan.files:
+        columns = ", ".join(
+            f"CAST(NULL AS {DUCKDB_TYPES.get(kind, 'VARCHAR')}) AS {quote_identifier(name)}"
+            for name, kind in scan.columns.items()
+            if name
+        )
+        return f"(SELECT {columns} WHERE false)"
+    listed = ", ".join(quote_literal(path) for path in scan.files)
+    options = "union_by_name = true"
+    if scan.hive_partitioning:
+        options += ", hive_partitioning = true"
+    reader = f"read_parquet([{listed}], {options})"
+    nested = [quote_identifier(n) for n, kind in scan.columns.items() if kind == "json" and n]
+    if not nested:
+        return reader
+    casts = ", ".join(f"CAST({name} AS JSON) AS {name}" for name in nested)
+    return f"(SELECT * REPLACE ({casts}) FROM {reader})"  # noqa: S608 - all quoted above
+
+
+def resolvable(columns: Mapping[str, str]) -> bool:
+    """Whether a change log has what the current-state and history rules read."""
+    return columns.keys() >= RESOLVED_BY
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier for any name (DuckDB, Spark with ANSI quoting, Postgres)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A SQL string literal for any text."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _order() -> str:
+    return ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
 
 
 def cdc_current_query(stream_root: str) -> str:
@@ -55,7 +165,7 @@ def delta_current_query(files: Sequence[str]) -> str:
     `files` are the table's live files (`deltalake.DeltaTable(uri).file_uris()`): DuckDB
     reads them as Parquet, without its `delta` extension.
     """
-    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    listed = ", ".join(quote_literal(path) for path in files)
     return current_query(f"read_parquet([{listed}], union_by_name = true)")
 
 
@@ -82,25 +192,19 @@ SELECT * EXCEPT (_row) FROM (
   SELECT *, row_number() OVER (PARTITION BY _id ORDER BY {order}) AS _row FROM {view})
 WHERE _row = 1 AND NOT _deleted"""
 
-_SPARK_HISTORY = """\
+_SPARK_CHANGES = """\
 WITH changes AS (
   SELECT * EXCEPT (_copy) FROM (
-    SELECT *, row_number() OVER (PARTITION BY _id, _ts ORDER BY {order}) AS _copy
+    SELECT *, row_number() OVER (PARTITION BY _id, _ts, _deleted ORDER BY {order}) AS _copy
     FROM {view})
   WHERE _copy = 1),
-timeline AS (
-  SELECT *, lead(_ts) OVER (PARTITION BY _id ORDER BY _ts) AS _next_ts,
-            lead(_deleted) OVER (PARTITION BY _id ORDER BY _ts) AS _next_deleted
-  FROM changes)
-SELECT * EXCEPT (_next_ts, _next_deleted, _deleted),
-       timestamp_micros(div(_ts, 1000)) AS _valid_from,
-       timestamp_micros(div(_next_ts, 1000)) AS _valid_to,
-       _next_ts IS NULL AS _is_current,
-       coalesce(_next_deleted, false) AS _deleted,
-       _ts AS _valid_from_ts,
-       _next_ts AS _valid_to_ts
-FROM timeline
-WHERE NOT _deleted"""
+"""
+
+_SPARK_HISTORY = _SPARK_CHANGES + _HISTORY_FROM_CHANGES.format(
+    exclude="EXCEPT",
+    valid_from="timestamp_micros(div(_ts, 1000))",
+    valid_to="timestamp_micros(div(_next_ts, 1000))",
+)
 
 
 def spark_current_sql(view: str) -> str:
@@ -109,17 +213,12 @@ def spark_current_sql(view: str) -> str:
     The same rule as `current_query` (and as AUTO CDC with `KEYS (_id)`, `SEQUENCE BY _ts`,
     `APPLY AS DELETE WHEN _deleted`, SCD type 1).
     """
-    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
-    return _SPARK_CURRENT.format(view=view, order=order)
+    return _SPARK_CURRENT.format(view=view, order=_order())
 
 
 def spark_history_sql(view: str) -> str:
     """Spark SQL for every version of every document (SCD type 2) of the change log `view`.
 
-    A version lasts from its change (`_valid_from`, commit time; `_valid_from_ts` in ns) to
-    the next change of its `_id` (`_valid_to`, null while current); a delete or a re-sync's
-    retirement row ends the last version (`_deleted` true) and leaves no current one. A change
-    landed twice (a re-snapshot re-reads a document) counts once.
+    The same rule and columns as `history_query`.
     """
-    order = ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
-    return _SPARK_HISTORY.format(view=view, order=order)
+    return _SPARK_HISTORY.format(view=view, order=_order())

@@ -100,6 +100,21 @@ CONFIG_JSONSCHEMA = th.PropertiesList(
         "always checked against their column type at commit.",
     ),
     th.Property(
+        "duckdb_warehouse",
+        th.BooleanType(nullable=False),
+        default=True,
+        description="Keep a DuckDB database file of views over the lake, for each stream: "
+        "`<stream>` (current state), `<stream>__history` (every version, SCD type 2) and "
+        "`<stream>__changes` (the change log); mode `current` has the first only.",
+    ),
+    th.Property(
+        "duckdb_path",
+        th.StringType,
+        description="Where the DuckDB warehouse file goes (a local path; default "
+        "`<destination_path>/warehouse.duckdb`). Needed, with DuckDB's httpfs extension "
+        "at query time, for an S3 destination.",
+    ),
+    th.Property(
         "s3_endpoint_override",
         th.StringType,
         description="Endpoint of an S3-compatible store, e.g. `http://127.0.0.1:9000`.",
@@ -144,6 +159,10 @@ class Settings:
     """Whether every record is validated against its JSON schema."""
     add_record_metadata: bool
     """Whether the optional `_sdc_*` landing columns are written too."""
+    duckdb_warehouse: bool = True
+    """Whether the DuckDB file of views over the lake is kept up to date."""
+    duckdb_path: str | None = None
+    """Where that file goes (None: below a local destination)."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> Settings:
@@ -158,4 +177,6 @@ class Settings:
             compact_min_files=int(config.get("compact_min_files") or 0),
             validate_records=bool(config.get("validate_records", False)),
             add_record_metadata=bool(config.get("add_record_metadata")),
+            duckdb_warehouse=bool(config.get("duckdb_warehouse", True)),
+            duckdb_path=config.get("duckdb_path") or None,
         )

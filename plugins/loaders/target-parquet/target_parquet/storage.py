@@ -159,6 +159,12 @@ class Storage:
         with self.fs.open_input_file(self.path(relative)) as source:
             return pa.ipc.open_file(source).read_all()
 
+    def directories(self, relative: str) -> list[str]:
+        """Names of the directories directly below a directory (empty if it does not exist)."""
+        selector = pafs.FileSelector(self.path(relative), allow_not_found=True)
+        infos = self.fs.get_file_info(selector)
+        return sorted(info.base_name for info in infos if info.type == pafs.FileType.Directory)
+
     def list(self, relative: str) -> list[str]:
         """Names of the direct children of a directory (empty if it does not exist)."""
         selector = pafs.FileSelector(self.path(relative), allow_not_found=True)

@@ -38,6 +38,7 @@ from target_parquet.sdk_adapter import TargetAdapter
 from target_parquet.settings import CONFIG_JSONSCHEMA, Settings, drop_unsupported_builtins
 from target_parquet.sinks import ParquetSink
 from target_parquet.storage import LoadIds, Storage
+from target_parquet.warehouse import Warehouse, warehouse_for
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -83,6 +84,7 @@ class TargetParquet(TargetAdapter):
         self._destination: Destination | None = None
         self._load_ids = LoadIds()
         self._landings: dict[str, Landing] = {}
+        self._warehouse: Warehouse | None = None
         self._last_state: dict[str, t.Any] | None = None
         self._plain_sinks: dict[str, ParquetSink] = {}
         reader = self.message_reader
@@ -99,6 +101,11 @@ class TargetParquet(TargetAdapter):
             if self._destination is None:
                 self._destination = Destination(
                     Storage.from_config(self.config), self._load_ids, self._settings.compression
+                )
+                self._warehouse = warehouse_for(
+                    self._destination.storage,
+                    enabled=self._settings.duckdb_warehouse,
+                    path=self._settings.duckdb_path,
                 )
             self._landings[stream] = self._new_landing(self._destination, stream)
         return self._landings[stream]
@@ -122,6 +129,11 @@ class TargetParquet(TargetAdapter):
             else ParquetLog(destination, stream)
         )
         return ChangeLog(store, destination.load_ids, stream)
+
+    def _refresh_warehouse(self, streams: t.Iterable[str]) -> None:
+        """Bring the views of these streams up to date with what they published."""
+        if self._warehouse is not None:
+            self._warehouse.refresh({stream: self._landings[stream].scan() for stream in streams})
 
     def get_sink(
         self,
@@ -211,21 +223,27 @@ class TargetParquet(TargetAdapter):
         )
 
     def process_endofpipe(self) -> None:
-        """Drain and write the last STATE, then compact small files if configured."""
+        """Drain and write the last STATE, then compact small files if configured.
+
+        Compaction leaves rows unchanged, so the views it refreshes need no STATE after.
+        """
         super().process_endofpipe()
         min_files = self._settings.compact_min_files
         if min_files > 0:
             for landing in self._landings.values():
                 landing.compact(min_files)
+            self._refresh_warehouse(self._landings)
 
     def drain_sinks(self, sinks: list[Sink], parallelism: int) -> None:
-        """Commit the sinks' batches, then publish their streams' landings.
+        """Commit the sinks' batches, publish their streams' landings, refresh their views.
 
         `drain_all` writes STATE right after this, so STATE only ever covers published rows.
         """
         super().drain_sinks(sinks, parallelism)
-        for stream in dict.fromkeys(sink.stream_name for sink in sinks):
+        streams = list(dict.fromkeys(sink.stream_name for sink in sinks))
+        for stream in streams:
             self._landings[stream].publish()
+        self._refresh_warehouse(streams)
 
     def write_state_message(self, state: dict[str, t.Any]) -> None:
         """Emit STATE (only after `drain_all` published), skipping unchanged repeats."""

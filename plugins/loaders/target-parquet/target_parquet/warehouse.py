@@ -1,0 +1,215 @@
+"""The DuckDB warehouse: one database file of views over the landed lake.
+
+For each stream it holds
+
+=====================  ============================================================
+view                   what it is
+=====================  ============================================================
+``<stream>``           the current state: one row per live document
+``<stream>__history``  every version of every document (SCD type 2; `cdc` only)
+``<stream>__changes``  the change log as landed (`cdc` only)
+=====================  ============================================================
+
+The views are the documented recipes (`resolution.py`) over the stream's files, so they
+hold no data: a Parquet `cdc` view reads its stream by glob and sees every later commit;
+Delta and `current` views list the files of one version and are rewritten when it changes.
+The target rewrites a view only when its SQL changes, after the commit that changed it
+and before the STATE that covers it.
+
+The file is the target's: it is written as a copy, then moved over the old one, so that
+a reader that has it open (the `duckdb` CLI, a BI tool) never blocks a run and keeps
+reading the views it opened until it opens the file again. Objects of one's own go in
+another database that ATTACHes this one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import typing as t
+from dataclasses import dataclass
+
+from target_parquet.resolution import current_query as current_state_query
+from target_parquet.resolution import (
+    duckdb_source,
+    history_query,
+    quote_identifier,
+    quote_literal,
+    resolvable,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from target_parquet.landing import Scan
+    from target_parquet.storage import Storage
+
+#: The default file name, below a local `destination_path`.
+DEFAULT_NAME = "warehouse.duckdb"
+#: Every view's comment starts so; the rest names its role and stream.
+_OWNER = "target-parquet:"
+_logger = logging.getLogger("target-parquet.warehouse")
+
+
+@dataclass(frozen=True)
+class View:
+    """One view of one stream."""
+
+    name: str
+    stream: str
+    role: t.Literal["current", "history", "changes"]
+    sql: str
+
+    @property
+    def comment(self) -> str:
+        """Who owns the view, written as its COMMENT."""
+        return f"{_OWNER} {self.role} of stream {self.stream}"
+
+
+def views_of(stream: str, scan: Scan) -> list[View]:
+    """The views of one stream, its current state first."""
+    source = duckdb_source(scan)
+    if not scan.change_log:
+        live = " WHERE NOT coalesce(_deleted, false)" if "_deleted" in scan.columns else ""
+        query = f"SELECT * FROM {source}{live}"  # noqa: S608 - duckdb_source quotes its parts
+        return [View(stream, stream, "current", query)]
+    views = []
+    if resolvable(scan.columns):
+        views.append(View(stream, stream, "current", current_state_query(source)))
+        views.append(View(f"{stream}__history", stream, "history", history_query(source)))
+    changes = f"SELECT * FROM {source}"  # noqa: S608 - duckdb_source quotes its parts
+    views.append(View(f"{stream}__changes", stream, "changes", changes))
+    return views
+
+
+def warehouse_for(storage: Storage, *, enabled: bool, path: str | None) -> Warehouse | None:
+    """The warehouse the settings `duckdb_warehouse` and `duckdb_path` ask for.
+
+    None when it is off, and by default for an S3 destination (the file must be local).
+    """
+    if not enabled:
+        return None
+    if path:
+        return Warehouse(os.path.abspath(path))
+    return Warehouse(storage.path(DEFAULT_NAME)) if storage.local else None
+
+
+class Warehouse:
+    """Keeps the views of a run's streams up to date in one DuckDB file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._written: dict[str, str] = {}  # view name -> the SQL it was last written with
+
+    def refresh(self, scans: Mapping[str, Scan | None]) -> None:
+        """Write the views of these streams whose SQL changed since this run last wrote them.
+
+        A view DuckDB cannot create is left out with a warning: the landed data is intact,
+        and the next refresh tries again.
+        """
+        views = [view for stream, scan in scans.items() if scan for view in views_of(stream, scan)]
+        changed = [view for view in views if self._written.get(view.name) != view.sql]
+        if changed:
+            self._write(sorted(changed, key=lambda view: view.role != "current"))
+
+    def _write(self, views: list[View]) -> None:
+        import duckdb  # noqa: PLC0415 - its import costs ~0.2 s; runs without changes skip it
+
+        staging = f"{self.path}.tmp-{os.getpid()}"
+        with _locked(f"{self.path}.lock"):  # other runs into this destination wait
+            _remove(staging)
+            try:
+                connection = _open_copy(duckdb, self.path, staging)
+            except duckdb.Error as exc:
+                _logger.warning(
+                    "%s is not a DuckDB database the target can read (%s); writing a new one",
+                    self.path,
+                    " ".join(str(exc).split()),
+                )
+                _remove(staging)
+                connection = duckdb.connect(staging)
+            with contextlib.closing(connection):
+                self._create_all(connection, views, duckdb.Error)
+            os.replace(staging, self.path)
+
+    def _create_all(self, connection: t.Any, views: list[View], error: type[Exception]) -> None:
+        owners = dict(
+            connection.execute(
+                "SELECT lower(view_name), comment FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        )
+        for view in views:
+            taken_by = owners.get(view.name.lower())
+            if not _may_replace(view, taken_by):
+                _logger.warning(
+                    "DuckDB view %s of stream %s is left out: the name is taken (%s)",
+                    quote_identifier(view.name),
+                    view.stream,
+                    taken_by or "not by target-parquet",
+                )
+                self._written[view.name] = view.sql  # said once a run
+                continue
+            try:
+                _create(connection, view)
+            except error as exc:
+                _logger.warning(
+                    "DuckDB view %s could not be created: %s",
+                    quote_identifier(view.name),
+                    " ".join(str(exc).split()),
+                )
+                continue
+            owners[view.name.lower()] = view.comment
+            self._written[view.name] = view.sql
+
+
+def _open_copy(duckdb: t.Any, path: str, staging: str) -> t.Any:
+    """A connection to a copy of the warehouse at `staging` (a new one if there is none)."""
+    if os.path.exists(path):
+        shutil.copyfile(path, staging)
+    return duckdb.connect(staging)
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _create(connection: t.Any, view: View) -> None:
+    name = quote_identifier(view.name)
+    connection.execute("BEGIN")
+    try:
+        connection.execute(f"CREATE OR REPLACE VIEW {name} AS {view.sql}")
+        connection.execute(f"COMMENT ON VIEW {name} IS {quote_literal(view.comment)}")
+        connection.execute("COMMIT")
+    except Exception:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _may_replace(view: View, owner: str | None) -> bool:
+    """A name is free, ours, or another stream's derived view that a current state outranks.
+
+    DuckDB's names ignore case, so `Users` and `users` are one name: the first stream to
+    take it keeps it.
+    """
+    if owner is None or owner == view.comment:
+        return True
+    if not owner.startswith(_OWNER):
+        return False
+    return view.role == "current" and not owner.startswith(f"{_OWNER} current ")
+
+
+def _remove(path: str) -> None:
+    """Remove a database file and its write-ahead log, if they exist."""
+    for leftover in (path, f"{path}.wal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(leftover)
