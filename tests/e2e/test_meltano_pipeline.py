@@ -160,5 +160,8 @@ def test_readme_demo_runs_and_shows_the_deltas_landing(installed_plugins: None, 
         line.split() for line in second_run.splitlines() if line.strip().startswith("users")
     )
     assert users_line == ["users", "8", "3", "37"]
-    assert "QUALIFY row_number()" in result.stdout
     assert f"The {fmt} change log is in" in result.stdout
+    views = result.stdout.split("keeps DuckDB")[1]
+    history = views.split("users__history:")[1].split("users__changes:")[0]
+    assert "renamed" in history  # an updated user's new version
+    assert history.count("true") >= 2  # current versions and deletes, shown as booleans

@@ -1,21 +1,19 @@
 """Spark (local[1]) in a venv of its own, an emulated deployment, and the pipeline into a lake.
 
-The tap and the target run as the commands in ``.venv`` (``scripts/test`` builds it), exactly
-as an orchestrator runs them; Spark only reads what they landed.
+The pipeline and its scenario are `tests/lake_pipeline.py`'s; Spark only reads what they
+landed.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from convex_emulator import Clock, EmulatorServer, Store, StoreConfig
+from tests.lake_pipeline import BIN
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,8 +23,6 @@ if TYPE_CHECKING:
 if importlib.util.find_spec("pyspark") is None:
     collect_ignore_glob = ["test_*.py"]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / ".venv" / "bin"
 FROZEN_START_NS = 1_750_000_000_000_000_000
 
 
@@ -60,33 +56,3 @@ def store() -> Store:
 def emulator(store: Store) -> Iterator[EmulatorServer]:
     with EmulatorServer(store) as server:
         yield server
-
-
-class Pipeline:
-    """``tap-convex | target-parquet`` into one lake, keeping the last STATE between runs."""
-
-    def __init__(self, emulator: EmulatorServer, workdir: Path, **target: Any) -> None:
-        self.lake = workdir / "lake"
-        self.state: dict[str, Any] | None = None
-        self._workdir = workdir
-        self._tap = {"deployment_url": emulator.url, "deploy_key": emulator.admin_key}
-        self._target = {"destination_path": str(self.lake), **target}
-
-    def run(self) -> None:
-        paths = {name: self._workdir / f"{name}.json" for name in ("tap", "target", "state")}
-        paths["tap"].write_text(json.dumps(self._tap))
-        paths["target"].write_text(json.dumps(self._target))
-        command = [str(BIN / "tap-convex"), "--config", str(paths["tap"])]
-        if self.state is not None:
-            paths["state"].write_text(json.dumps(self.state))
-            command += ["--state", str(paths["state"])]
-        tap = subprocess.run(command, capture_output=True, check=False)
-        assert tap.returncode == 0, tap.stderr.decode()[-3000:]
-        target = subprocess.run(
-            [str(BIN / "target-parquet"), "--config", str(paths["target"])],
-            input=tap.stdout,
-            capture_output=True,
-            check=False,
-        )
-        assert target.returncode == 0, target.stderr.decode()[-3000:]
-        self.state = json.loads(target.stdout.decode().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""The truth the lakehouse recipes are compared with: the emulator's documents and revisions."""
+"""The truth that what we land is compared with: the emulator's documents and revisions."""
 
 from __future__ import annotations
 
