@@ -7,9 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -17,13 +17,28 @@ from deltalake import DeltaTable
 
 from convex_emulator import EmulatorClient
 from convex_emulator.process import EmulatorProcess
-from target_parquet.resolution import cdc_current_query, delta_current_query
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "output" / "demo"
 LAKE = WORK / "lake"
 COLUMNS = ["_id", "_ts", "_deleted", "_load_id"]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+#: What the demo shows of each view of `users` in the warehouse the target keeps.
+VIEWS = {
+    "users: the current state, one row per live document (int64 exact, nested values JSON)": (
+        "SELECT left(_id, 10) AS _id, name, verified, karma, profile->>'$.bio' AS bio "
+        "FROM users ORDER BY name LIMIT 4"
+    ),
+    "users__history: every version (SCD type 2) of the users updated or deleted": (
+        "SELECT left(_id, 10) AS _id, name, _valid_from, _valid_to, _is_current, _deleted "
+        "FROM users__history WHERE _id IN (SELECT _id FROM users__history WHERE NOT _is_current) "
+        "ORDER BY _id, _valid_from LIMIT 6"
+    ),
+    "users__changes: the change log as landed, newest first": (
+        "SELECT left(_id, 10) AS _id, _ts, _deleted, _sdc_retired, _load_id "
+        "FROM users__changes ORDER BY _ts DESC, _id LIMIT 4"
+    ),
+}
 
 
 def meltano_run(emulator: EmulatorProcess, fmt: str) -> None:
@@ -120,13 +135,18 @@ def main() -> None:
         change_data(EmulatorClient(emulator.url, emulator.admin_key))
         meltano_run(emulator, fmt)
         summarise("Second run (incremental) landed only the changes:", fmt, last_load)
-    users = LAKE.relative_to(ROOT) / "users"
-    print(f"\nThe {fmt} change log is in {LAKE.relative_to(ROOT)}. Current state, with DuckDB:")
-    if fmt == "delta":
-        query = delta_current_query(DeltaTable(str(users)).file_uris())
-    else:
-        query = cdc_current_query(str(users))
-    print("\n" + textwrap.indent(query, "  ") + ";\n")
+    show_warehouse(fmt)
+
+
+def show_warehouse(fmt: str) -> None:
+    """A few rows of each view of `users` in the DuckDB file the target keeps."""
+    warehouse = (LAKE / "warehouse.duckdb").relative_to(ROOT)
+    print(f"\nThe {fmt} change log is in {LAKE.relative_to(ROOT)}; target-parquet keeps DuckDB")
+    print(f"views over it in {warehouse} (try: duckdb {warehouse} -c 'FROM users').")
+    with duckdb.connect(str(ROOT / warehouse), read_only=True) as connection:
+        for title, query in VIEWS.items():
+            print(f"\n{title}\n  {query}")
+            connection.sql(query).show(max_width=160)
 
 
 if __name__ == "__main__":
