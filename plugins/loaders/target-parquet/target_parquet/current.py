@@ -129,12 +129,16 @@ class CurrentTable:
         """Nothing to merge: each publication writes whole buckets."""
 
     def scan(self) -> Scan | None:
-        """The files of the published generation, as the pointer lists them."""
+        """The files of the published generation, as the pointer lists them.
+
+        Not lasting: a publication deletes the generations two publications old.
+        """
         files = self._pointer.get("files")
         if not files:
             return None
         paths = tuple(self._storage.uri(self._rel(entry["path"])) for entry in files)
-        return Scan(paths, change_log=False, columns=dict(self._pointer["columns"]))
+        columns = dict(self._pointer["columns"])
+        return Scan(paths, change_log=False, columns=columns, lasting=False)
 
     def _read(self, entries: list[dict[str, t.Any]], columns: dict[str, str]) -> pa.Table | None:
         """Published files, in today's column kinds."""

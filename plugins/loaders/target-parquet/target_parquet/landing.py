@@ -118,6 +118,9 @@ class Scan:
     """The landed columns, with their kinds."""
     hive_partitioning: bool = False
     """Whether the paths carry hive partitions (`date=...`) that are columns too."""
+    lasting: bool = True
+    """Whether the files stay readable through the run's later commits (a glob does; Delta
+    keeps files until VACUUM), so that views over them can wait for the end of the run."""
 
 
 class Landing(t.Protocol):

@@ -34,17 +34,25 @@ class TargetAdapter(Target):
     # Drain timing: the SDK drains every sink (then writes STATE) once the last full drain
     # is older than a private class constant; nothing public sets it or checks it cheaply.
 
+    drain_due_at: float = 0.0
+    """When (`time.time()`) a full drain is due; the fast record path compares it inline."""
+
     def set_drain_interval(self, seconds: float) -> None:
         """Drain every sink, and then write STATE, at least every `seconds`."""
         self._MAX_RECORD_AGE_IN_MINUTES = seconds / 60
+        self.drain_due_at = self._last_full_drain_at + seconds
+
+    def _reset_max_record_age(self) -> None:
+        """The SDK notes a full drain's time here: the next one is due an interval later."""
+        super()._reset_max_record_age()
+        self.drain_due_at = self._last_full_drain_at + self._MAX_RECORD_AGE_IN_MINUTES * 60
 
     def drain_if_due(self) -> None:
         """Drain every sink if the interval has passed since the last full drain.
 
-        The time check is done here first: it costs less than the SDK's property chain, and
-        the fast record path runs it for every record.
+        The time check is done here first: it costs less than the SDK's property chain.
         """
-        if time.time() - self._last_full_drain_at > self._MAX_RECORD_AGE_IN_MINUTES * 60:
+        if time.time() > self.drain_due_at:
             self._handle_max_record_age()
 
     # Sink registry: the SDK offers no public view of its sinks.

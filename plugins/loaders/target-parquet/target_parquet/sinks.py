@@ -91,6 +91,7 @@ class ParquetSink(SinkAdapter):
         ]
         self._must_have = {*self.key_properties, *_IDENTITY}
         self._max_rows = self.max_size
+        self._open_batch: dict[str, t.Any] | None = None  # the fast path's batch context
 
     # The SDK passes the RECORD message (time_extracted, version) only to the metadata
     # hook, and strips `_sdc_deleted_at` otherwise: so metadata is always "on" here and
@@ -154,9 +155,12 @@ class ParquetSink(SinkAdapter):
     def buffer_raw(self, record: msgspec.Raw, version: int | None, extracted: str | None) -> bool:
         """Buffer a record still in JSON text, with its message metadata; True when full.
 
-        This is the fast path: it does the SDK's per-record bookkeeping itself.
+        This is the fast path: it does the SDK's per-record bookkeeping itself, and keeps
+        the batch's context at hand rather than asking the SDK for it per record.
         """
-        context = self.batch_context()
+        context = self._open_batch
+        if context is None:
+            context = self._open_batch = self.batch_context()
         context["extracted"].append(extracted)
         context["versions"].append(version)
         if self._full_metadata:
@@ -195,6 +199,7 @@ class ParquetSink(SinkAdapter):
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
         """Commit the drained records (and activations) through the landing mode."""
+        self._open_batch = None  # the SDK starts a new context for the next record
         if context["raw"]:  # the SDK counts the records that took its own path
             self.record_counter_metric.increment(context["raw"])
         self._landing.commit(self._batch(context))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 import typing as t
 
 import msgspec
@@ -28,8 +29,6 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_parquet.cdc import ChangeLog
 from target_parquet.current import CurrentTable
-from target_parquet.delta_current import DeltaCurrentTable
-from target_parquet.delta_table import DeltaStream
 from target_parquet.errors import InputLineError, TargetError
 from target_parquet.landing import Destination
 from target_parquet.parquet_log import ParquetLog
@@ -114,8 +113,14 @@ class TargetParquet(TargetAdapter):
         """The landing that the `mode` and `format` settings choose."""
         settings = self._settings
         destination.claim(stream, settings.format)
-        if settings.mode == "current" and settings.format == "delta":
-            return DeltaCurrentTable(destination, stream, hard_delete=settings.hard_delete)
+        if settings.format == "delta":
+            # deltalake is imported only by runs that write Delta (it costs ~25 MB of RSS)
+            from target_parquet.delta_current import DeltaCurrentTable  # noqa: PLC0415
+            from target_parquet.delta_table import DeltaStream  # noqa: PLC0415
+
+            if settings.mode == "current":
+                return DeltaCurrentTable(destination, stream, hard_delete=settings.hard_delete)
+            return ChangeLog(DeltaStream(destination, stream), destination.load_ids, stream)
         if settings.mode == "current":
             return CurrentTable(
                 destination,
@@ -123,17 +128,20 @@ class TargetParquet(TargetAdapter):
                 hard_delete=settings.hard_delete,
                 buckets=settings.current_buckets,
             )
-        store = (
-            DeltaStream(destination, stream)
-            if settings.format == "delta"
-            else ParquetLog(destination, stream)
-        )
-        return ChangeLog(store, destination.load_ids, stream)
+        return ChangeLog(ParquetLog(destination, stream), destination.load_ids, stream)
 
-    def _refresh_warehouse(self, streams: t.Iterable[str]) -> None:
-        """Bring the views of these streams up to date with what they published."""
-        if self._warehouse is not None:
-            self._warehouse.refresh({stream: self._landings[stream].scan() for stream in streams})
+    def _refresh_warehouse(self, streams: t.Iterable[str], *, end_of_run: bool) -> None:
+        """Bring the views of these streams up to date with what they published.
+
+        Mid-run only views whose files a later commit removes are rewritten: DuckDB is then
+        loaded, if at all, when the batches' memory is free.
+        """
+        if self._warehouse is None:
+            return
+        scans = {stream: self._landings[stream].scan() for stream in streams}
+        if not end_of_run:
+            scans = {stream: scan for stream, scan in scans.items() if scan and not scan.lasting}
+        self._warehouse.refresh(scans)
 
     def get_sink(
         self,
@@ -182,7 +190,8 @@ class TargetParquet(TargetAdapter):
                 sink.current_size,
             )
             self.drain_one(sink)
-        self.drain_if_due()
+        if time.time() > self.drain_due_at:
+            self.drain_if_due()
         return True
 
     def process_state_message(self, message_dict: dict[str, t.Any]) -> None:
@@ -223,19 +232,19 @@ class TargetParquet(TargetAdapter):
         )
 
     def process_endofpipe(self) -> None:
-        """Drain and write the last STATE, then compact small files if configured.
+        """Drain and write the last STATE, compact small files if configured, write views.
 
-        Compaction leaves rows unchanged, so the views it refreshes need no STATE after.
+        Compaction leaves rows unchanged, and views are derived: neither needs a STATE.
         """
         super().process_endofpipe()
         min_files = self._settings.compact_min_files
         if min_files > 0:
             for landing in self._landings.values():
                 landing.compact(min_files)
-            self._refresh_warehouse(self._landings)
+        self._refresh_warehouse(self._landings, end_of_run=True)
 
     def drain_sinks(self, sinks: list[Sink], parallelism: int) -> None:
-        """Commit the sinks' batches, publish their streams' landings, refresh their views.
+        """Commit the sinks' batches, publish their streams' landings, refresh views that must.
 
         `drain_all` writes STATE right after this, so STATE only ever covers published rows.
         """
@@ -243,7 +252,7 @@ class TargetParquet(TargetAdapter):
         streams = list(dict.fromkeys(sink.stream_name for sink in sinks))
         for stream in streams:
             self._landings[stream].publish()
-        self._refresh_warehouse(streams)
+        self._refresh_warehouse(streams, end_of_run=False)
 
     def write_state_message(self, state: dict[str, t.Any]) -> None:
         """Emit STATE (only after `drain_all` published), skipping unchanged repeats."""

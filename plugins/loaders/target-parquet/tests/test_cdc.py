@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from parquet_helpers import (
     activate,
@@ -20,6 +21,7 @@ from parquet_helpers import (
     state,
     upsert,
 )
+from target_parquet import sinks
 
 NAME = {"type": ["string", "null"]}
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
@@ -165,3 +167,15 @@ def test_the_recipe_drops_rows_a_later_activated_snapshot_no_longer_holds(lake: 
         ("a", "Ann"),
         ("c", "Cy"),
     ]
+
+
+def test_each_full_batch_is_committed_as_it_fills(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sinks, "DECODE_CHUNK_ROWS", 3)  # batches span several decode chunks
+    records = [upsert("users", f"d{n:02d}", n, name="x") for n in range(20)]
+    run(
+        {"destination_path": str(lake), "batch_size_rows": 7},
+        [schema("users", name=NAME), *records],
+    )
+    assert [m["rows"] for m in manifests(lake, "users")] == [7, 7, 6]
