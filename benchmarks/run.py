@@ -71,7 +71,18 @@ from suite.scenarios import (
     run_memory,
     run_throughput,
 )
-from suite.settings import AIRBYTE, BENCH_DIR, BIN, E2E, MELTANO, RAW, REPO_ROOT, TAP
+from suite.settings import (
+    AIRBYTE,
+    BENCH_DIR,
+    BIN,
+    E2E,
+    MELTANO,
+    RAW,
+    REPO_ROOT,
+    TAP,
+    TARGET,
+    TARGET_DELTA,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -182,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = run_memory(
             args.memory_sizes,
             args.repeat,
-            {args.docs: {RAW: throughput[RAW], TAP: throughput[TAP], E2E: throughput[E2E]}},
+            {args.docs: {name: throughput[name] for name in (RAW, TAP, E2E, TARGET, TARGET_DELTA)}},
             work,
         )
     checks = verdicts(throughput, incremental, memory)

@@ -32,6 +32,7 @@ from suite.settings import (
     TAP,
     TAP_DATA_SYNC,
     TARGET,
+    TARGET_DELTA,
 )
 
 # ---- contender 1: raw fetch -----------------------------------------------------------------
@@ -387,19 +388,36 @@ def measure_end_to_end(emulator: Emulator, work: Path, round_number: int) -> Sam
     return sample
 
 
-def measure_target(recorded: Path, rows: int, work: Path, round_number: int) -> Sample:
-    run_dir = work / f"target-{round_number}"
+def measure_target(
+    recorded: Path, rows: int, work: Path, round_number: int, fmt: str = "parquet"
+) -> Sample:
+    """``target-parquet`` alone on the recorded tap output, into a fresh `cdc` lake."""
+    run_dir = work / f"target-{fmt}-{round_number}"
     run_dir.mkdir()
     config = run_dir / "config.json"
-    config.write_text(json.dumps({"destination_path": str(run_dir / "lake"), "mode": "cdc"}))
+    lake = run_dir / "lake"
+    config.write_text(json.dumps({"destination_path": str(lake), "mode": "cdc", "format": fmt}))
     sample = run_measured(
         [str(BIN / "target-parquet"), "--config", str(config)],
         stdin=recorded,
         log=work / "target.log",
     )
-    expect_rows(TARGET, landed_rows(run_dir / "lake"), rows)
+    if fmt == "delta":
+        expect_rows(TARGET_DELTA, delta_rows(lake), rows)
+    else:
+        expect_rows(TARGET, landed_rows(lake), rows)
     shutil.rmtree(run_dir, ignore_errors=True)
     return sample
+
+
+def delta_rows(lake: Path) -> int:
+    """Rows of the current version of every stream's Delta table (its log's files)."""
+    from deltalake import DeltaTable  # noqa: PLC0415 - only the Delta contender needs it
+
+    return sum(
+        DeltaTable(str(log.parent)).to_pyarrow_dataset().count_rows()
+        for log in lake.glob("*/_delta_log")
+    )
 
 
 def expect_rows(name: str, got: int, expected: int) -> None:

@@ -16,6 +16,7 @@ from suite.settings import (
     CHANGES_PER_TRANSACTION,
     DECLARATIVE,
     DECLARATIVE_VS_AIRBYTE,
+    DELTA_VS_PARQUET,
     E2E,
     E2E_ROWS_PER_S,
     FIXED_COST_DOCS,
@@ -28,6 +29,8 @@ from suite.settings import (
     TAP,
     TAP_VS_AIRBYTE,
     TAP_VS_RAW,
+    TARGET,
+    TARGET_DELTA,
 )
 
 
@@ -131,6 +134,23 @@ def verdicts(
     worst_rss = max((value for value in rss.values() if value is not None), default=None)
     sizes = sorted(rss)
     growth = (_ratio(rss[sizes[-1]], rss[sizes[0]]) or 1) - 1 if len(sizes) > 1 else None
+    landing = {docs: pair for docs, pair in memory.items() if TARGET_DELTA in pair}
+    land_sizes = sorted(landing)
+    delta_vs_parquet = (
+        _ratio(
+            landing[land_sizes[-1]][TARGET_DELTA].rows_per_s,
+            landing[land_sizes[-1]][TARGET].rows_per_s,
+        )
+        if land_sizes
+        else None
+    )
+    delta_rss = {docs: landing[docs][TARGET_DELTA].peak_rss_mib for docs in land_sizes}
+    delta_growth = (
+        (_ratio(delta_rss[land_sizes[-1]], delta_rss[land_sizes[0]]) or 1) - 1
+        if len(land_sizes) > 1
+        else None
+    )
+    largest = f"{land_sizes[-1]:,}" if land_sizes else "?"
     out = {}
     for key, goal, measured, ok, text in (
         (
@@ -186,6 +206,23 @@ def verdicts(
             f"{_fmt(growth and growth * 100, 1, '%')} ({' → '.join(_fmt(rss[s], 1) for s in sizes)}"
             " MiB)",
         ),
+        (
+            "delta_vs_parquet",
+            f"Delta `cdc` ≥ {DELTA_VS_PARQUET:.0%} of Parquet `cdc` rows/s at {largest} "
+            "documents (target-parquet alone)",
+            delta_vs_parquet,
+            (delta_vs_parquet or 0) >= DELTA_VS_PARQUET,
+            f"{_fmt(delta_vs_parquet and delta_vs_parquet * 100, 1, '%')}",
+        ),
+        (
+            "delta_rss_flat",
+            f"Delta `cdc` peak RSS at {largest} ≤ {RSS_GROWTH:.0%} above "
+            f"{f'{land_sizes[0]:,}' if land_sizes else '?'} documents",
+            delta_growth,
+            (delta_growth if delta_growth is not None else math.inf) <= RSS_GROWTH,
+            f"{_fmt(delta_growth and delta_growth * 100, 1, '%')} "
+            f"({' → '.join(_fmt(delta_rss[s], 1) for s in land_sizes)} MiB)",
+        ),
     ):
         out[key] = (
             Verdict(goal, text, ok) if measured is not None else Verdict(goal, "not measured", None)
@@ -195,6 +232,36 @@ def verdicts(
 
 def _mark(verdict: Verdict) -> str:
     return {True: "met", False: "**MISSED**", None: "not measured"}[verdict.met]
+
+
+def _landing_formats(memory: dict[int, dict[str, Result]], checks: dict[str, Verdict]) -> list[str]:
+    """The target alone at each size, Parquet beside Delta."""
+    lines: list[str] = []
+    lines += [
+        "",
+        "## Landing formats: target-parquet alone, Parquet and Delta `cdc`",
+        "",
+        "The tap's recorded output at each size, landed by `target-parquet` with `format: "
+        "parquet` and with `format: delta` (local directory, `mode: cdc`).",
+        "",
+        "| documents | Parquet s | Parquet rows/s | Parquet peak RSS MiB | Delta s "
+        "| Delta rows/s | Delta peak RSS MiB | Delta / Parquet rows/s | target | |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    format_goals = [checks["delta_vs_parquet"], checks["delta_rss_flat"]]
+    for docs, pair in sorted(memory.items()):
+        if TARGET_DELTA not in pair:
+            continue
+        parquet, delta = pair[TARGET], pair[TARGET_DELTA]
+        goals = format_goals if docs == max(memory) else []
+        lines.append(
+            f"| {docs:,} | {_fmt(parquet.wall_s, 2)} | {_fmt(parquet.rows_per_s)} "
+            f"| {_fmt(parquet.peak_rss_mib, 1)} | {_fmt(delta.wall_s, 2)} "
+            f"| {_fmt(delta.rows_per_s)} | {_fmt(delta.peak_rss_mib, 1)} "
+            f"| {_fmt(_ratio(delta.rows_per_s, parquet.rows_per_s), 2, '×')} "
+            f"| {'; '.join(g.goal for g in goals)} | {'; '.join(_mark(g) for g in goals)} |"
+        )
+    return lines
 
 
 def render_markdown(
@@ -358,6 +425,7 @@ def render_markdown(
             f"| {_fmt(e2e.tree_rss_mib, 1)} | {goal.goal if goal else ''} "
             f"| {_mark(goal) if goal else ''} |"
         )
+    lines += _landing_formats(memory, checks)
     lines += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
     lines += [f"| {v.goal} | {v.measured} | {_mark(v)} |" for v in checks.values()]
     lines += ["", "## airbyte-source-convex", ""]

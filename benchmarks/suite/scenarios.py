@@ -39,6 +39,7 @@ from suite.settings import (
     TAP,
     TAP_DATA_SYNC,
     TARGET,
+    TARGET_DELTA,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
         ),
         E2E: Result(E2E, docs, "`meltano run tap-convex target-parquet` into local Parquet"),
         TARGET: Result(TARGET, docs, "`target-parquet` reading the recorded tap output"),
+        TARGET_DELTA: Result(
+            TARGET_DELTA, docs, "`target-parquet` with `format: delta`, the same input"
+        ),
     }
     _progress(f"starting the emulator with {docs:,} documents")
     with Emulator(docs, 5, work) as emulator:
@@ -111,6 +115,9 @@ def run_throughput(docs: int, repeat: int, peer: PeerInstall, work: Path) -> dic
                 )
             results[E2E].samples.append(measure_end_to_end(emulator, work, round_number))
             results[TARGET].samples.append(measure_target(recorded, docs, work, round_number))
+            results[TARGET_DELTA].samples.append(
+                measure_target(recorded, docs, work, round_number, "delta")
+            )
         recorded.unlink()
     return results
 
@@ -265,8 +272,9 @@ def run_incremental(
 def run_memory(
     sizes: list[int], repeat: int, reuse: dict[int, dict[str, Result]], work: Path
 ) -> dict[int, dict[str, Result]]:
-    """The tap's full sync and the Meltano pipeline at each size, with raw-fetch at that size
-    as their baseline (the throughput runs are reused for their size)."""
+    """The tap's full sync, the Meltano pipeline and the target alone in either format at each
+    size, with raw-fetch at that size as their baseline (the throughput runs are reused for
+    their size)."""
     results: dict[int, dict[str, Result]] = {}
     for docs in sizes:
         if docs in reuse:
@@ -275,13 +283,20 @@ def run_memory(
         _progress(f"memory: starting the emulator with {docs:,} documents")
         with Emulator(docs, 5, work) as emulator:
             measure_raw_fetch(emulator, work)  # warms the emulator; not reported
+            recorded = work / "recorded-tap-output.jsonl"
+            measure_tap(emulator, work, output=recorded)
             raw = Result(RAW, docs, "process start to exit")
             tap = Result(TAP, docs, "`tap-convex --config` to /dev/null")
             e2e = Result(E2E, docs, "`meltano run tap-convex target-parquet`")
+            target = Result(TARGET, docs, "`target-parquet` reading the recorded tap output")
+            delta = Result(TARGET_DELTA, docs, "the same, `format: delta`")
             for round_number in range(1, repeat + 1):
                 _progress(f"memory at {docs:,}: round {round_number}/{repeat}")
                 raw.samples.append(measure_raw_fetch(emulator, work))
                 tap.samples.append(measure_tap(emulator, work))
                 e2e.samples.append(measure_end_to_end(emulator, work, round_number))
-            results[docs] = {RAW: raw, TAP: tap, E2E: e2e}
+                target.samples.append(measure_target(recorded, docs, work, round_number))
+                delta.samples.append(measure_target(recorded, docs, work, round_number, "delta"))
+            recorded.unlink()
+            results[docs] = {RAW: raw, TAP: tap, E2E: e2e, TARGET: target, TARGET_DELTA: delta}
     return results

@@ -27,6 +27,7 @@ AIRBYTE = "airbyte-source-convex"
 DECLARATIVE = "source-convex (declarative)"  # airbyte/source-convex, on airbyte-cdk 7
 E2E = "end-to-end"
 TARGET = "target-parquet alone"
+TARGET_DELTA = "target-parquet alone (Delta)"  # format: delta, the same recorded input
 
 # Targets (measured and reported, never asserted).
 TAP_VS_AIRBYTE = 3.0
@@ -37,3 +38,4 @@ E2E_ROWS_PER_S = 50_000
 INCREMENTAL_VS_MINIMUM = 1.1
 RSS_LIMIT_MIB = 250.0
 RSS_GROWTH = 0.10
+DELTA_VS_PARQUET = 0.9

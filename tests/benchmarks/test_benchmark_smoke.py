@@ -32,7 +32,13 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "results.json").read_text())
     assert (tmp_path / "RESULTS.md").read_text().startswith("# tap-convex benchmarks")
     throughput = report["throughput"]
-    for name in ("raw-fetch", "tap-convex", "end-to-end", "target-parquet alone"):
+    for name in (
+        "raw-fetch",
+        "tap-convex",
+        "end-to-end",
+        "target-parquet alone",
+        "target-parquet alone (Delta)",
+    ):
         assert isinstance(throughput[name]["rows_per_s"], (int, float)), name
         assert throughput[name]["rows_per_s"] > 0, name
         assert isinstance(throughput[name]["peak_rss_mib"], (int, float)), name
@@ -56,6 +62,7 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
     for pair in report["memory"].values():
         assert isinstance(pair["tap-convex"]["peak_rss_mib"], (int, float))
         assert pair["end-to-end"]["rows_per_s"] > 0
+        assert pair["target-parquet alone (Delta)"]["rows_per_s"] > 0
     assert set(report["targets"]) >= {
         "tap_vs_airbyte",
         "declarative_vs_airbyte",
@@ -64,4 +71,7 @@ def test_smoke_run_reports_every_contender(tmp_path: Path) -> None:
         "incremental_requests",
         "peak_rss",
         "rss_flat",
+        "delta_vs_parquet",
+        "delta_rss_flat",
     }
+    assert "## Landing formats" in (tmp_path / "RESULTS.md").read_text()
