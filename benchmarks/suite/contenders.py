@@ -411,13 +411,23 @@ def measure_target(
 
 
 def delta_rows(lake: Path) -> int:
-    """Rows of the current version of every stream's Delta table (its log's files)."""
-    from deltalake import DeltaTable  # noqa: PLC0415 - only the Delta contender needs it
+    """Rows of the current version of every stream's Delta table (its log's files).
 
-    return sum(
-        DeltaTable(str(log.parent)).to_pyarrow_dataset().count_rows()
-        for log in lake.glob("*/_delta_log")
+    Counted in a child process: deltalake in this one would raise the peak RSS that Linux
+    reports for every later child (a child inherits its parent's high-water mark).
+    """
+    count = (
+        "import sys; from pathlib import Path; from deltalake import DeltaTable; "
+        "print(sum(DeltaTable(str(log.parent)).to_pyarrow_dataset().count_rows() "
+        "for log in Path(sys.argv[1]).glob('*/_delta_log')))"
     )
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", count, str(lake)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout)
 
 
 def expect_rows(name: str, got: int, expected: int) -> None:
