@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -101,30 +102,40 @@ def warehouse_for(storage: Storage, *, enabled: bool, path: str | None) -> Wareh
 
 
 class Warehouse:
-    """Keeps the views of a run's streams up to date in one DuckDB file."""
+    """Keeps the views of a run's streams up to date in one DuckDB file.
+
+    Beside it, ``<file>.views.json`` records the SQL each view was written with (and locks
+    the file while it is rewritten), so that a run whose views have not changed (an
+    incremental run into a Parquet `cdc` lake) does not load DuckDB at all.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._written: dict[str, str] = {}  # view name -> the SQL it was last written with
+        self._record = f"{path}.views.json"
+        self._written: dict[str, str] | None = None  # view name -> the SQL it was written with
 
     def refresh(self, scans: Mapping[str, Scan | None]) -> None:
-        """Write the views of these streams whose SQL changed since this run last wrote them.
+        """Write the views of these streams whose SQL is not the one the file holds.
 
         A view DuckDB cannot create is left out with a warning: the landed data is intact,
         and the next refresh tries again.
         """
         views = [view for stream, scan in scans.items() if scan for view in views_of(stream, scan)]
-        changed = [view for view in views if self._written.get(view.name) != view.sql]
+        if self._written is None:
+            self._written = _read_record(self._record) if os.path.exists(self.path) else {}
+        written = self._written
+        changed = [view for view in views if written.get(view.name) != view.sql]
         if changed:
-            self._write(sorted(changed, key=lambda view: view.role != "current"))
+            written.update(self._write(sorted(changed, key=lambda view: view.role != "current")))
 
-    def _write(self, views: list[View]) -> None:
+    def _write(self, views: list[View]) -> dict[str, str]:
+        """Write the views into a copy of the file, then move it over; returns those settled."""
         import duckdb  # noqa: PLC0415 - its import costs ~0.1 s; runs without changes skip it
 
         pa.default_memory_pool().release_unused()  # DuckDB's memory comes on top of what is kept
-
         staging = f"{self.path}.tmp-{os.getpid()}"
-        with _locked(f"{self.path}.lock"):  # other runs into this destination wait
+        with _locked(self._record):  # other runs into this destination wait
+            recorded = _read_record(self._record) if os.path.exists(self.path) else {}
             _remove(staging)
             try:
                 connection = _open_copy(duckdb, self.path, staging)
@@ -136,38 +147,65 @@ class Warehouse:
                 )
                 _remove(staging)
                 connection = duckdb.connect(staging)
+                recorded = {}
             with contextlib.closing(connection):
-                self._create_all(connection, views, duckdb.Error)
+                written = _create_all(connection, views, duckdb.Error)
             os.replace(staging, self.path)
+            _write_record(self._record, {**recorded, **written})
+        return written
 
-    def _create_all(self, connection: t.Any, views: list[View], error: type[Exception]) -> None:
-        owners = dict(
-            connection.execute(
-                "SELECT lower(view_name), comment FROM duckdb_views() WHERE NOT internal"
-            ).fetchall()
-        )
-        for view in views:
-            taken_by = owners.get(view.name.lower())
-            if not _may_replace(view, taken_by):
-                _logger.warning(
-                    "DuckDB view %s of stream %s is left out: the name is taken (%s)",
-                    quote_identifier(view.name),
-                    view.stream,
-                    taken_by or "not by target-parquet",
-                )
-                self._written[view.name] = view.sql  # said once a run
-                continue
-            try:
-                _create(connection, view)
-            except error as exc:
-                _logger.warning(
-                    "DuckDB view %s could not be created: %s",
-                    quote_identifier(view.name),
-                    " ".join(str(exc).split()),
-                )
-                continue
-            owners[view.name.lower()] = view.comment
-            self._written[view.name] = view.sql
+
+def _create_all(connection: t.Any, views: list[View], error: type[Exception]) -> dict[str, str]:
+    """Create the views whose names are free or theirs; returns those settled, with their SQL.
+
+    A view left out for its name counts as settled, so that it is reported once.
+    """
+    owners = dict(
+        connection.execute(
+            "SELECT lower(view_name), comment FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    )
+    settled = {}
+    for view in views:
+        taken_by = owners.get(view.name.lower())
+        if not _may_replace(view, taken_by):
+            _logger.warning(
+                "DuckDB view %s of stream %s is left out: the name is taken (%s)",
+                quote_identifier(view.name),
+                view.stream,
+                taken_by or "not by target-parquet",
+            )
+            settled[view.name] = view.sql
+            continue
+        try:
+            _create(connection, view)
+        except error as exc:
+            _logger.warning(
+                "DuckDB view %s could not be created: %s",
+                quote_identifier(view.name),
+                " ".join(str(exc).split()),
+            )
+            continue
+        owners[view.name.lower()] = view.comment
+        settled[view.name] = view.sql
+    return settled
+
+
+def _read_record(path: str) -> dict[str, str]:
+    """The views' SQL as last recorded; nothing if the record is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _write_record(path: str, record: dict[str, str]) -> None:
+    """Replace the record (the lock held on the path stays with the old inode's readers)."""
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.truncate(0)
+        json.dump(record, handle, indent=1, sort_keys=True)
 
 
 def _open_copy(duckdb: t.Any, path: str, staging: str) -> t.Any:

@@ -264,3 +264,22 @@ def test_the_maintain_command_rewrites_the_views_of_the_tables_it_vacuums(
     )
     assert len(list((lake / "t").glob("*.parquet"))) == 1  # the three old files are gone
     assert query(lake / "warehouse.duckdb", "SELECT count(*) FROM t__changes") == [(3,)]
+
+
+def test_a_run_that_changes_no_view_leaves_the_file_alone(lake: Path) -> None:
+    config = {"destination_path": str(lake)}  # Parquet cdc: views read by glob
+    run(config, [schema("t"), upsert("t", "a", 1), state(1)])
+    warehouse = lake / "warehouse.duckdb"
+    before = warehouse.stat()
+    run(config, [schema("t"), upsert("t", "b", 2), state(2)])
+    after = warehouse.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert query(warehouse, "SELECT _id FROM t ORDER BY _id") == [("a",), ("b",)]
+
+
+def test_a_deleted_file_is_written_again_by_the_next_run(lake: Path) -> None:
+    config = {"destination_path": str(lake)}
+    run(config, [schema("t"), upsert("t", "a", 1), state(1)])
+    (lake / "warehouse.duckdb").unlink()
+    run(config, [schema("t"), upsert("t", "b", 2), state(2)])
+    assert query(lake / "warehouse.duckdb", "SELECT count(*) FROM t__history") == [(2,)]
