@@ -114,7 +114,7 @@ class TargetParquet(TargetAdapter):
         settings = self._settings
         destination.claim(stream, settings.format)
         if settings.format == "delta":
-            # deltalake is imported only by runs that write Delta (it costs ~25 MB of RSS)
+            # deltalake is imported only by runs that write Delta (it costs ~20 MB of RSS)
             from target_parquet.delta_current import DeltaCurrentTable  # noqa: PLC0415
             from target_parquet.delta_table import DeltaStream  # noqa: PLC0415
 
