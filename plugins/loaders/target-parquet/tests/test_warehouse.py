@@ -283,3 +283,11 @@ def test_a_deleted_file_is_written_again_by_the_next_run(lake: Path) -> None:
     (lake / "warehouse.duckdb").unlink()
     run(config, [schema("t"), upsert("t", "b", 2), state(2)])
     assert query(lake / "warehouse.duckdb", "SELECT count(*) FROM t__history") == [(2,)]
+
+
+def test_stream_names_that_need_quoting_get_their_views(lake: Path) -> None:
+    stream = "orders-2026 eu"
+    run({"destination_path": str(lake)}, [schema(stream), upsert(stream, "a", 1), state(1)])
+    warehouse = lake / "warehouse.duckdb"
+    assert set(views(warehouse)) == {stream, f"{stream}__history", f"{stream}__changes"}
+    assert query(warehouse, f'SELECT _id FROM "{stream}__history"') == [("a",)]
