@@ -5,8 +5,9 @@ field can change type (or appear) while the run goes on. A record is checked aga
 stream's schema before it goes out; a field whose value does not fit becomes a permissive
 (any JSON) column, the documented drift rule, and a new SCHEMA precedes the record.
 
-The check is msgspec's typed decode of each record's JSON, in C; only a record that fails it
-is looked at field by field.
+The check is msgspec's, in C: a typed decode of each record's JSON, or a typed conversion of
+each record already decoded (``transport: data_sync``); only a page with a record that fails
+it is looked at field by field.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ _DECODED: dict[str, Any] = {
     "array": list[msgspec.Raw],
     "null": None,
 }
+#: The same, for records that are Python values already (a typed conversion checks them).
+_CONVERTED: dict[str, Any] = {
+    **_DECODED,
+    "object": dict[str, Any],
+    "array": list[Any],
+}
 
 
 def _types(property_schema: dict[str, Any]) -> list[str] | None:
@@ -52,12 +59,13 @@ def _types(property_schema: dict[str, Any]) -> list[str] | None:
     return [kind for kind in kinds if kind in _FITS]
 
 
-def _decoded_type(kinds: list[str] | None) -> Any:
+def _checked_type(kinds: list[str] | None, types: dict[str, Any], anything: Any) -> Any:
+    """The msgspec type that admits exactly the values of these JSON types."""
     if kinds is None:
-        return msgspec.Raw
-    decoded = [_DECODED[kind] for kind in kinds]
-    union = decoded[0]
-    for kind in decoded[1:]:
+        return anything
+    checked = [types[kind] for kind in kinds]
+    union = checked[0]
+    for kind in checked[1:]:
         union = union | kind
     return union
 
@@ -76,14 +84,22 @@ class SchemaGuard:
     def __init__(self, schema: dict[str, Any]) -> None:
         properties: dict[str, Any] = schema["properties"]
         self._kinds = {name: _types(prop) for name, prop in properties.items()}
+        self._decode = msgspec.json.Decoder(self._shape(_DECODED, msgspec.Raw)).decode
+        self._converted = self._shape(_CONVERTED, Any)
+
+    def _shape(self, types: dict[str, Any], anything: Any) -> Any:
+        """A struct type with one optional field per property, unknown fields refused."""
         fields = [  # attribute names stand in for field names that are not identifiers
-            (f"f{index}", _decoded_type(kinds), msgspec.field(name=name, default=msgspec.UNSET))
+            (
+                f"f{index}",
+                _checked_type(kinds, types, anything),
+                msgspec.field(name=name, default=msgspec.UNSET),
+            )
             for index, (name, kinds) in enumerate(self._kinds.items())
         ]
-        shape = msgspec.defstruct(
+        return msgspec.defstruct(
             "RecordShape", fields, forbid_unknown_fields=True, omit_defaults=True, gc=False
         )
-        self._decode = msgspec.json.Decoder(shape).decode
 
     def misfits(self, records: Records) -> list[str]:
         """Fields that some record holds but the schema does not admit, in first-seen order."""
@@ -95,7 +111,13 @@ class SchemaGuard:
             except msgspec.ValidationError:
                 return self._misfits([msgspec.json.decode(record) for record in encoded])
             return []
-        return self._misfits(cast("list[dict[str, Any]]", records))
+        values = cast("list[dict[str, Any]]", records)
+        try:
+            for value in values:
+                msgspec.convert(value, self._converted)
+        except msgspec.ValidationError:
+            return self._misfits(values)
+        return []
 
     def _misfits(self, records: list[dict[str, Any]]) -> list[str]:
         found: dict[str, None] = {}

@@ -280,7 +280,9 @@ def data_sync_page(content: bytes) -> DataSyncPage:
 
     Values are ``export_json``: int64 bare JSON integers (parsed exactly, as Python ints),
     floats with a ``.`` or an exponent, ``$bytes``/``$float`` objects as in the encoded
-    format. Each becomes the value shape :meth:`PageValues.records` reads.
+    format. Each becomes the value shape :meth:`PageValues.records` reads. A page without
+    those objects (nor system fields other than the wire's) is plain, as a streaming-export
+    page can be (:func:`prepare_page`): its documents become records in place.
     """
     body = msgspec.json.decode(content)
     if not isinstance(body, dict):
@@ -304,10 +306,11 @@ def data_sync_page(content: bytes) -> DataSyncPage:
     values = body.get("values")
     if not isinstance(values, list):
         raise ProtocolError(f"{_SYNC_ENDPOINT} answered without a list of values.")
+    plain = _NOT_PLAIN.search(content) is None  # no $bytes/$float, no other system field
     return DataSyncPage(
         status,
         [_sync_table(truncate) for truncate in truncates],
-        PageValues([_sync_value(value) for value in values], plain=False, deletes=True),
+        PageValues([_sync_value(value) for value in values], plain=plain, deletes=True),
         cursor,
     )
 
