@@ -53,6 +53,9 @@ if t.TYPE_CHECKING:
 
 #: The default file name, below a local `destination_path`.
 DEFAULT_NAME = "warehouse.duckdb"
+#: A new file is written in DuckDB 1.0's storage format, which every DuckDB since reads (and
+#: MotherDuck): without it DuckDB 2 writes files that DuckDB 1.x cannot open.
+_STORAGE_VERSION = "v1.0.0"
 #: Every view's comment starts so; the rest names its role and stream.
 _OWNER = "target-parquet:"
 _logger = logging.getLogger("target-parquet.warehouse")
@@ -97,7 +100,8 @@ def warehouse_for(storage: Storage, *, enabled: bool, path: str | None) -> Wareh
     if not enabled:
         return None
     if path:
-        return Warehouse(os.path.abspath(path))
+        s3 = None if storage.local else storage.delta_options
+        return Warehouse(os.path.abspath(path), s3=s3)
     return Warehouse(storage.path(DEFAULT_NAME)) if storage.local else None
 
 
@@ -109,8 +113,10 @@ class Warehouse:
     incremental run into a Parquet `cdc` lake) does not load DuckDB at all.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, s3: Mapping[str, str] | None = None) -> None:
         self.path = path
+        self._s3 = s3
+        """An S3 lake's settings (as delta-rs takes them), for DuckDB's httpfs; None: local."""
         self._record = f"{path}.views.json"
         self._written: dict[str, str] | None = None  # view name -> the SQL it was written with
 
@@ -146,10 +152,16 @@ class Warehouse:
                     " ".join(str(exc).split()),
                 )
                 _remove(staging)
-                connection = duckdb.connect(staging)
+                connection = duckdb.connect(
+                    staging, config={"storage_compatibility_version": _STORAGE_VERSION}
+                )
                 recorded = {}
             with contextlib.closing(connection):
-                written = _create_all(connection, views, duckdb.Error)
+                reached = self._s3 is None or _reach_s3(connection, self._s3, duckdb.Error)
+                written = _create_all(connection, views, duckdb.Error) if reached else {}
+            if not reached:
+                _remove(staging)
+                return {}
             os.replace(staging, self.path)
             _write_record(self._record, {**recorded, **written})
         return written
@@ -191,6 +203,52 @@ def _create_all(connection: t.Any, views: list[View], error: type[Exception]) ->
     return settled
 
 
+def _reach_s3(connection: t.Any, options: Mapping[str, str], error: type[Exception]) -> bool:
+    """Load httpfs and give this connection (only: the secret is never stored) the lake's S3
+    credentials, so that DuckDB can bind views over ``s3://`` files; False, with a warning,
+    if it cannot."""
+    try:
+        connection.execute("INSTALL httpfs")
+        connection.execute("LOAD httpfs")
+    except error as exc:
+        _logger.warning(
+            "DuckDB's httpfs extension could not be loaded (%s); the views of this S3 lake "
+            "are not written",
+            " ".join(str(exc).split()),
+        )
+        return False
+    try:
+        connection.execute(s3_secret(options))
+    except error:  # its message would quote the statement, credentials included
+        _logger.warning("DuckDB refused the S3 settings as a secret; the views are not written")
+        return False
+    return True
+
+
+def s3_secret(options: Mapping[str, str]) -> str:
+    """DuckDB's CREATE SECRET for the lake's S3 settings (`Storage.delta_options` names).
+
+    Temporary: it lives in one connection and is never written to the database file.
+    Without keys it takes the AWS credential chain, as the target does.
+    """
+    parts = ["TYPE s3"]
+    if "AWS_ACCESS_KEY_ID" in options:
+        parts.append(f"KEY_ID {quote_literal(options['AWS_ACCESS_KEY_ID'])}")
+        parts.append(f"SECRET {quote_literal(options.get('AWS_SECRET_ACCESS_KEY', ''))}")
+        if "AWS_SESSION_TOKEN" in options:
+            parts.append(f"SESSION_TOKEN {quote_literal(options['AWS_SESSION_TOKEN'])}")
+    else:
+        parts.append("PROVIDER credential_chain")
+    if "AWS_REGION" in options:
+        parts.append(f"REGION {quote_literal(options['AWS_REGION'])}")
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        parts += [f"ENDPOINT {quote_literal(host.rstrip('/'))}", "URL_STYLE 'path'"]
+        parts.append(f"USE_SSL {'false' if scheme == 'http' else 'true'}")
+    return f"CREATE OR REPLACE TEMPORARY SECRET target_parquet_s3 ({', '.join(parts)})"
+
+
 def _read_record(path: str) -> dict[str, str]:
     """The views' SQL as last recorded; nothing if the record is missing or unreadable."""
     try:
@@ -212,7 +270,7 @@ def _open_copy(duckdb: t.Any, path: str, staging: str) -> t.Any:
     """A connection to a copy of the warehouse at `staging` (a new one if there is none)."""
     if os.path.exists(path):
         shutil.copyfile(path, staging)
-    return duckdb.connect(staging)
+    return duckdb.connect(staging, config={"storage_compatibility_version": _STORAGE_VERSION})
 
 
 @contextlib.contextmanager

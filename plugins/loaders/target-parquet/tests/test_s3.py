@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
+import duckdb
+import duckdb_ext  # type: ignore[import-not-found]  # DuckDB's httpfs extension, as a wheel
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
@@ -167,3 +171,34 @@ def test_delta_current_on_s3_merges_by_id(s3: tuple, hard_delete: bool) -> None:
     rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["_id"])
     expected = [("a", "Ann B.", False)] + ([] if hard_delete else [("b", "Bob", True)])
     assert [(r["_id"], r["name"], r["_deleted"]) for r in rows] == expected
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_duckdb_views_read_the_bucket(
+    s3: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    extensions = tmp_path / "home" / ".duckdb" / "extensions"
+    shutil.copytree(Path(next(iter(duckdb_ext.__path__))) / "extensions", extensions)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where DuckDB finds its extensions
+    _, config = s3
+    warehouse = tmp_path / "convex.duckdb"
+    config = {**config, "format": fmt, "duckdb_path": str(warehouse)}
+    run(config, [*MESSAGES, {"type": "STATE", "value": {"n": 1}}])
+    assert "testing" not in warehouse.read_bytes().decode("latin-1")  # no credentials kept
+    endpoint = config["s3_endpoint_override"].removeprefix("http://")
+    with duckdb.connect(str(warehouse), config={"extension_directory": str(extensions)}) as db:
+        db.execute(  # a reader brings its own credentials
+            "CREATE SECRET (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', "
+            f"ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false)"
+        )
+        assert db.execute("SELECT _id, name FROM users").fetchall() == [("a", "Ann B.")]
+        history = db.execute(
+            "SELECT _id, _valid_from_ts, _valid_to_ts, _deleted FROM users__history ORDER BY 1, 2"
+        ).fetchall()
+        assert history == [("a", 10, 20, False), ("a", 20, None, False), ("b", 11, 21, True)]
+
+
+def test_an_s3_lake_has_no_warehouse_unless_asked(s3: tuple, tmp_path: Path) -> None:
+    _, config = s3
+    run(config, [*MESSAGES, {"type": "STATE", "value": {"n": 1}}])
+    assert not list(tmp_path.rglob("*.duckdb"))
