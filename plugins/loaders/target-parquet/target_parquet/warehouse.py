@@ -53,8 +53,8 @@ if t.TYPE_CHECKING:
 
 #: The default file name, below a local `destination_path`.
 DEFAULT_NAME = "warehouse.duckdb"
-#: A new file is written in DuckDB 1.0's storage format, which every DuckDB since reads (and
-#: MotherDuck): without it DuckDB 2 writes files that DuckDB 1.x cannot open.
+#: A new file is written in DuckDB 1.0's storage format, which every DuckDB since reads:
+#: without it DuckDB 2 writes files that DuckDB 1.x cannot open.
 _STORAGE_VERSION = "v1.0.0"
 #: Every view's comment starts so; the rest names its role and stream.
 _OWNER = "target-parquet:"
