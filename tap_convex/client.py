@@ -29,14 +29,8 @@ from tap_convex.errors import (
     PositionExpiredError,
     ProtocolError,
 )
-from tap_convex.pages import (
-    DataSyncPage,
-    DeltasPage,
-    SnapshotPage,
-    data_sync_page,
-    deltas_page,
-    snapshot_page,
-)
+from tap_convex.pages import DeltasPage, SnapshotPage, deltas_page, snapshot_page
+from tap_convex.sync_pages import DataSyncPage, data_sync_page
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -133,12 +127,15 @@ class ConvexClient:
         )
         return page
 
-    def data_sync(self, cursor: str | None, selection: dict[str, Any]) -> DataSyncPage:
+    def data_sync(
+        self, cursor: str | None, selection: dict[str, Any], *, keep_encoded: bool = False
+    ) -> DataSyncPage:
         """One page of the Data Sync API (beta) after ``cursor`` (None: a cold start)."""
         body: dict[str, Any] = {"selection": selection}
         if cursor is not None:
             body["cursor"] = cursor
-        page: DataSyncPage = self._request("POST", "v1/data/sync", json=body, decode=data_sync_page)
+        decode = partial(data_sync_page, keep_encoded=keep_encoded)
+        page: DataSyncPage = self._request("POST", "v1/data/sync", json=body, decode=decode)
         return page
 
     def data_sync_cursor_from_deltas(self, cursor: int, selection: dict[str, Any]) -> str:

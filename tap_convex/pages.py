@@ -17,6 +17,7 @@ Most of a sync's time goes into pages, so the work on them is done on the whole 
   the landing fields (see :meth:`tap_convex.convert.RecordConverter.encoded`).
 
 Whatever cannot be shown to be exact this way takes the decoded path, value by value.
+:mod:`tap_convex.sync_pages` does the same for the Data Sync API's pages.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ if TYPE_CHECKING:
 _INTEGER = re.compile(rb'\{"\$integer":"([A-Za-z0-9+/]{11}=)"\}')
 #: Where a page stops being plain: a ``"$`` (an encoded object, or one inside a string) or
 #: a ``"_`` that does not start one of the system keys of a streaming-export value.
-_NOT_PLAIN = re.compile(rb'"(?:\$|_(?!(?:component|table|ts|id|creationTime|deleted)":))')
+NOT_PLAIN = re.compile(rb'"(?:\$|_(?!(?:component|table|ts|id|creationTime|deleted)":))')
 #: A ``_creationTime`` key and its number (no number: the group is None). On a plain page
-#: every key spelled ``"_creationTime"`` is followed directly by ``:`` (see ``_NOT_PLAIN``),
+#: every key spelled ``"_creationTime"`` is followed directly by ``:`` (see ``NOT_PLAIN``),
 #: so this matches every such key, at any depth.
-_CREATION_TIME = re.compile(rb'"_creationTime":(-?[0-9][0-9.eE+-]*)?')
+CREATION_TIME = re.compile(rb'"_creationTime":(-?[0-9][0-9.eE+-]*)?')
 
 
 class DocumentHead(msgspec.Struct, frozen=True, gc=False):
@@ -162,7 +163,7 @@ def prepare_page(body: bytes) -> tuple[bytes, bool]:
         raw = b"".join(map(binascii.a2b_base64, payloads))
         parts[1::2] = [b"%d" % number for number in struct.unpack(f"<{len(payloads)}q", raw)]
         body = b"".join(parts)
-    return body, _NOT_PLAIN.search(body) is None
+    return body, NOT_PLAIN.search(body) is None
 
 
 def snapshot_page(content: bytes, *, keep_encoded: bool = False) -> SnapshotPage:
@@ -231,9 +232,10 @@ def _check_system_keys(endpoint: str, values: list[dict[str, Any]]) -> None:
                 )
 
 
-def _encoded(body: bytes, deletes: bool) -> tuple[dict[str, Any], PageValues] | None:
-    """The page with its values kept encoded, or None when that cannot be shown exact."""
-    parts = _CREATION_TIME.split(body)
+def _dated_creation_times(body: bytes) -> tuple[bytes, int] | None:
+    """A plain page with each ``_creationTime`` number written as its RFC 3339 text, and how
+    many there were; None when one is not a number or not a time."""
+    parts = CREATION_TIME.split(body)
     numbers = parts[1::2]
     if None in numbers:
         return None  # a _creationTime that is not a number
@@ -242,129 +244,36 @@ def _encoded(body: bytes, deletes: bool) -> tuple[dict[str, Any], PageValues] | 
             b'"_creationTime":"%s"' % creation_time_to_datetime(float(number)).encode()
             for number in numbers
         ]
-        body = b"".join(parts)
-        page = _ENCODED_PAGE.decode(body)
-        heads = _PAGE_HEADS.decode(body).values
-    except (msgspec.ValidationError, OverflowError, ValueError):
+    except (OverflowError, ValueError):
         return None
-    if sum(head.creation_time is not msgspec.UNSET for head in heads) != len(numbers):
+    return b"".join(parts), len(numbers)
+
+
+def decode_dated(
+    body: bytes, page: msgspec.json.Decoder[Any], heads: msgspec.json.Decoder[Any]
+) -> tuple[Any, list[Any], int] | None:
+    """A plain page decoded twice after its dates are written as text: whole (its values kept
+    encoded) and as the heads of its values; with the number of dates. None if either
+    decode finds the page off the shape it expects."""
+    dated = _dated_creation_times(body)
+    if dated is None:
+        return None
+    body, dates = dated
+    try:
+        return page.decode(body), heads.decode(body).values, dates
+    except msgspec.ValidationError:
+        return None
+
+
+def _encoded(body: bytes, deletes: bool) -> tuple[dict[str, Any], PageValues] | None:
+    """The page with its values kept encoded, or None when that cannot be shown exact."""
+    decoded = decode_dated(body, _ENCODED_PAGE, _PAGE_HEADS)
+    if decoded is None:
+        return None
+    page, heads, dates = decoded
+    if sum(head.creation_time is not msgspec.UNSET for head in heads) != dates:
         return None  # some _creationTime was not a top-level one: only those are dates
     if not deletes and any(head.deleted is not msgspec.UNSET for head in heads):
         return None
     fields = {"snapshot": page.snapshot, "cursor": page.cursor, "hasMore": page.hasMore}
     return fields, PageValues([], True, deletes, list(zip(heads, page.values, strict=True)))
-
-
-# ---- Data Sync (``POST /api/v1/data/sync``, transport ``data_sync``) -----------------------
-
-#: A data-sync status, as today's backend names it: ``snapshotting`` (not consistent yet),
-#: ``stale`` (consistent, more to read now) or ``upToDate`` (consistent, read to the end).
-SYNC_STATUSES = ("snapshotting", "stale", "upToDate")
-_SYNC_ENDPOINT = "data/sync"
-
-
-@dataclass(frozen=True)
-class DataSyncPage:
-    """One checked ``data/sync`` answer: its status after the page, the tables it truncates
-    (before its values), its values and the cursor that covers them."""
-
-    status: str
-    truncates: list[Key]
-    values: PageValues
-    cursor: str
-
-
-def data_sync_page(content: bytes) -> DataSyncPage:
-    """Decode and check a ``data/sync`` body, in today's shape or the first backend's
-    (``inProgress``/``synced`` status, a top-level ``cursor``, flattened values).
-
-    Values are ``export_json``: int64 bare JSON integers (parsed exactly, as Python ints),
-    floats with a ``.`` or an exponent, ``$bytes``/``$float`` objects as in the encoded
-    format. Each becomes the value shape :meth:`PageValues.records` reads. A page without
-    those objects (nor system fields other than the wire's) is plain, as a streaming-export
-    page can be (:func:`prepare_page`): its documents become records in place.
-    """
-    body = msgspec.json.decode(content)
-    if not isinstance(body, dict):
-        raise ProtocolError(f"{_SYNC_ENDPOINT} answered with something other than an object.")
-    status = _sync_status(body.get("status"))
-    pagination = body.get("pagination")
-    if isinstance(pagination, dict):
-        cursor = pagination.get("nextCursor")
-    elif "pagination" not in body and "cursor" in body:  # the first backend's shape
-        cursor = body.get("cursor")
-    else:
-        cursor = None
-    if not isinstance(cursor, str) or not cursor:
-        raise ProtocolError(
-            f"{_SYNC_ENDPOINT} answered without pagination.nextCursor; the deployment is not "
-            "behaving as Convex's Data Sync API does."
-        )
-    truncates = body.get("truncates")
-    if not isinstance(truncates, list):
-        raise ProtocolError(f"{_SYNC_ENDPOINT} answered without a list of truncates.")
-    values = body.get("values")
-    if not isinstance(values, list):
-        raise ProtocolError(f"{_SYNC_ENDPOINT} answered without a list of values.")
-    plain = _NOT_PLAIN.search(content) is None  # no $bytes/$float, no other system field
-    return DataSyncPage(
-        status,
-        [_sync_table(truncate) for truncate in truncates],
-        PageValues([_sync_value(value) for value in values], plain=plain, deletes=True),
-        cursor,
-    )
-
-
-def _sync_status(status: object) -> str:
-    kind = status.get("type") if isinstance(status, dict) else None
-    if isinstance(status, dict) and kind == "synced":  # the first backend's shape
-        kind = "stale" if status.get("hasMore") is True else "upToDate"
-    elif kind == "inProgress":
-        kind = "snapshotting"
-    if kind not in SYNC_STATUSES:
-        shown = msgspec.json.encode(status).decode()[:100]
-        raise ProtocolError(
-            f"{_SYNC_ENDPOINT} answered with an unknown status {shown}; this tap-convex knows "
-            f"{', '.join(SYNC_STATUSES)} (and inProgress/synced): upgrade it, or use "
-            "transport streaming_export."
-        )
-    return str(kind)
-
-
-def _sync_table(truncate: object) -> Key:
-    if isinstance(truncate, dict):
-        component = truncate.get("component", truncate.get("_component"))
-        table = truncate.get("table", truncate.get("_table"))
-        if isinstance(component, str) and isinstance(table, str):
-            return component, table
-    raise ProtocolError(f"{_SYNC_ENDPOINT} sent a truncate without a component and a table.")
-
-
-def _sync_value(entry: object) -> dict[str, Any]:
-    """``{component, table, ts, deleted, value}`` (or the first backend's flattened value)
-    as a value with the system keys ``PageValues.records`` routes by."""
-    if type(entry) is not dict:
-        raise ProtocolError(f"{_SYNC_ENDPOINT} sent a value that is not an object.")
-    if "value" in entry and "_id" not in entry:
-        document = entry["value"]
-        if type(document) is not dict:
-            raise ProtocolError(f"{_SYNC_ENDPOINT} sent a value without a document.")
-        head = (entry.get("component"), entry.get("table"), entry.get("ts"), entry.get("deleted"))
-    else:
-        document = entry
-        head = tuple(entry.pop(key, None) for key in ("_component", "_table", "_ts", "_deleted"))
-    component, table, ts, deleted = head
-    if (
-        type(component) is not str
-        or type(table) is not str
-        or type(ts) is not int
-        or type(deleted) is not bool
-        or type(document.get("_id")) is not str
-    ):
-        raise ProtocolError(
-            f"{_SYNC_ENDPOINT} sent a value without its component, table, integer ts, deleted "
-            "flag and _id; the deployment is not behaving as Convex does."
-        )
-    document["_component"], document["_table"] = component, table
-    document["_ts"], document["_deleted"] = ts, deleted
-    return document

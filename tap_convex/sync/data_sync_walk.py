@@ -92,7 +92,8 @@ class _Walk:
         tables.progress.start("data sync")
         while True:
             try:
-                page = tables.client.data_sync(cursor, selection)
+                keep_encoded = tables.keep_encoded(self.keys)  # a drift can change it
+                page = tables.client.data_sync(cursor, selection, keep_encoded=keep_encoded)
             except PositionExpiredError as error:
                 if cursor is None:
                     raise ProtocolError(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from convex_emulator import Store
-from tap_convex.pages import data_sync_page
+from tap_convex.sync_pages import data_sync_page
 from tests.tap.harness import Output, discover, run_tap
 from tests.tap.test_convergence import random_history
 from tests.tap.test_selection import select
@@ -85,8 +85,19 @@ def test_plain_pages_give_the_same_records_as_streaming_export(
         b'"value":{"_id":"a","_creationTime":1.5,"n":%d}}]}' % 2**62
     )
     assert data_sync_page(body).values.plain
+    assert data_sync_page(body, keep_encoded=True).values.documents  # kept as JSON text
     assert not data_sync_page(body.replace(b'"n":', b'"b":{"$bytes":"AA=="},"n":')).values.plain
     default = run_tap(config)
     synced = run_tap({**config, **DATA_SYNC})
     assert by_stream(synced) == by_stream(default)
     assert len(by_stream(synced)["plain"]) == 300
+
+    ids = sorted(store.documents()[("", "plain")])
+    for doc_id in ids[:10]:
+        store.patch(doc_id, {"s": "changed"})
+    for doc_id in ids[10:15]:
+        store.delete(doc_id)
+    changes = run_tap(config, state=default.last_state)
+    synced_changes = run_tap({**config, **DATA_SYNC}, state=synced.last_state)
+    assert by_stream(synced_changes) == by_stream(changes)
+    assert sum(r["_deleted"] for r in by_stream(changes)["plain"].values()) == 5
