@@ -32,7 +32,8 @@ import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hi
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
 from target_parquet.cdc import Commit, LandedFile
-from target_parquet.landing import TABLE_VERSION, Scan, ts_range
+from target_parquet.landing import TABLE_VERSION, ts_range
+from target_parquet.resolution import parquet_log_scan
 from target_parquet.types import convert_table
 
 if t.TYPE_CHECKING:
@@ -40,7 +41,7 @@ if t.TYPE_CHECKING:
 
     import pyarrow.dataset as pads  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-    from target_parquet.landing import Destination
+    from target_parquet.landing import Destination, Scan
 
 MANIFESTS = "_manifests"
 PENDING = "_manifests/_pending"
@@ -97,11 +98,10 @@ class ParquetLog:
         return max(versions, default=None)
 
     def scan(self) -> Scan | None:
-        """Every day's files, by glob (new commits join it without a new view)."""
+        """Every day's files, by glob (`resolution.parquet_log_scan`); None before a commit."""
         if not self.columns:
             return None
-        glob = self._storage.uri(self._stream, "date=*", "*.parquet")
-        return Scan((glob,), change_log=True, columns=dict(self.columns), hive_partitioning=True)
+        return parquet_log_scan(self._storage.uri(self._stream), self.columns)
 
     def read(
         self, path: str, schema: pa.Schema, filter_: pads.Expression | None = None

@@ -16,12 +16,10 @@ import typing as t
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.compute as pc  # type: ignore[import-untyped]  # pyarrow ships no type hints
 
-from target_parquet.landing import DELETED, TABLE_VERSION
+from target_parquet.landing import DELETED, TABLE_VERSION, Scan
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-
-    from target_parquet.landing import Scan
 
 #: Of two rows of one key, the latest is the one with the newer `_ts`; at equal `_ts`, the
 #: one with the higher table version (a re-snapshot confirms a row). Nulls come last.
@@ -29,9 +27,6 @@ LATEST_FIRST: list[tuple[str, t.Literal["descending"]]] = [
     ("_ts", "descending"),
     (TABLE_VERSION, "descending"),
 ]
-
-_PARQUET_SCAN = """read_parquet('{root}/date=*/*.parquet', hive_partitioning = true,
-                           union_by_name = true)"""
 
 _CURRENT_QUERY = """\
 SELECT * FROM {scan}
@@ -154,9 +149,16 @@ def _order() -> str:
     return ", ".join(f"{name} DESC NULLS LAST" for name, _ in LATEST_FIRST)
 
 
+def parquet_log_scan(stream_root: str, columns: Mapping[str, str] | None = None) -> Scan:
+    """A stream's Parquet change log as a reader finds it: every day's files, by glob (new
+    commits join it without anything rewritten)."""
+    files = (f"{stream_root}/date=*/*.parquet",)
+    return Scan(files, change_log=True, columns=dict(columns or {}), hive_partitioning=True)
+
+
 def cdc_current_query(stream_root: str) -> str:
     """The current-state query over one stream's Parquet change log (its files by glob)."""
-    return current_query(_PARQUET_SCAN.format(root=stream_root))
+    return current_query(duckdb_source(parquet_log_scan(stream_root)))
 
 
 def delta_current_query(files: Sequence[str]) -> str:
@@ -165,8 +167,7 @@ def delta_current_query(files: Sequence[str]) -> str:
     `files` are the table's live files (`deltalake.DeltaTable(uri).file_uris()`): DuckDB
     reads them as Parquet, without its `delta` extension.
     """
-    listed = ", ".join(quote_literal(path) for path in files)
-    return current_query(f"read_parquet([{listed}], union_by_name = true)")
+    return current_query(duckdb_source(Scan(tuple(files), change_log=True, columns={})))
 
 
 def latest_per_key(table: pa.Table, keys: Sequence[str] = ("_id",)) -> pa.Table:
