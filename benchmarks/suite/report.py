@@ -109,6 +109,19 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base if value is not None and base else None
 
 
+def _growth(by_size: dict[int, float | None]) -> float | None:
+    """How much the largest size's figure exceeds the smallest's (0.1: 10%); None if one size."""
+    sizes = sorted(by_size)
+    if len(sizes) < 2:
+        return None
+    return (_ratio(by_size[sizes[-1]], by_size[sizes[0]]) or 1) - 1
+
+
+def _series(by_size: dict[int, float | None]) -> str:
+    """The figures by increasing size, e.g. ``68.8 → 67.9``."""
+    return " → ".join(_fmt(by_size[size], 1) for size in sorted(by_size))
+
+
 def verdicts(
     throughput: dict[str, Result], incremental: Incremental, memory: dict[int, dict[str, Result]]
 ) -> dict[str, Verdict]:
@@ -133,7 +146,7 @@ def verdicts(
     rss = {docs: pair[TAP].peak_rss_mib for docs, pair in memory.items()}
     worst_rss = max((value for value in rss.values() if value is not None), default=None)
     sizes = sorted(rss)
-    growth = (_ratio(rss[sizes[-1]], rss[sizes[0]]) or 1) - 1 if len(sizes) > 1 else None
+    growth = _growth(rss)
     landing = {docs: pair for docs, pair in memory.items() if TARGET_DELTA in pair}
     land_sizes = sorted(landing)
     delta_vs_parquet = (
@@ -145,11 +158,7 @@ def verdicts(
         else None
     )
     delta_rss = {docs: landing[docs][TARGET_DELTA].peak_rss_mib for docs in land_sizes}
-    delta_growth = (
-        (_ratio(delta_rss[land_sizes[-1]], delta_rss[land_sizes[0]]) or 1) - 1
-        if len(land_sizes) > 1
-        else None
-    )
+    delta_growth = _growth(delta_rss)
     largest = f"{land_sizes[-1]:,}" if land_sizes else "?"
     out = {}
     for key, goal, measured, ok, text in (
@@ -203,8 +212,7 @@ def verdicts(
             f"above {_fmt(sizes[0]) if sizes else '?'} documents",
             growth,
             (growth if growth is not None else math.inf) <= RSS_GROWTH,
-            f"{_fmt(growth and growth * 100, 1, '%')} ({' → '.join(_fmt(rss[s], 1) for s in sizes)}"
-            " MiB)",
+            f"{_fmt(growth and growth * 100, 1, '%')} ({_series(rss)} MiB)",
         ),
         (
             "delta_vs_parquet",
@@ -220,8 +228,7 @@ def verdicts(
             f"{f'{land_sizes[0]:,}' if land_sizes else '?'} documents",
             delta_growth,
             (delta_growth if delta_growth is not None else math.inf) <= RSS_GROWTH,
-            f"{_fmt(delta_growth and delta_growth * 100, 1, '%')} "
-            f"({' → '.join(_fmt(delta_rss[s], 1) for s in land_sizes)} MiB)",
+            f"{_fmt(delta_growth and delta_growth * 100, 1, '%')} ({_series(delta_rss)} MiB)",
         ),
     ):
         out[key] = (
@@ -236,8 +243,7 @@ def _mark(verdict: Verdict) -> str:
 
 def _landing_formats(memory: dict[int, dict[str, Result]], checks: dict[str, Verdict]) -> list[str]:
     """The target alone at each size, Parquet beside Delta."""
-    lines: list[str] = []
-    lines += [
+    lines = [
         "",
         "## Landing formats: target-parquet alone, Parquet and Delta `cdc`",
         "",
