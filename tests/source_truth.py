@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,45 @@ def expected_history(
             later = seen[index + 1][0] if index + 1 < len(seen) else last
             versions.append(Version(doc_id, ts, later, user_fields(value)))
     return sorted(versions, key=lambda v: (v.doc_id, v.valid_from_ts))
+
+
+def assert_current_state(
+    rows: Iterable[dict[str, Any]], store: Store, table: tuple[str, str], where: tuple[str, ...]
+) -> None:
+    """The current-state rows an engine resolved are the table's documents, value by value."""
+    current = {row["_id"]: row for row in rows}
+    source = store.documents().get(table, {})
+    assert set(current) == set(source), where
+    for doc_id, document in source.items():
+        for name, value in user_fields(document).items():
+            assert landed(value, current[doc_id][name]), (*where, doc_id, name)
+
+
+def assert_history(
+    rows: Iterable[dict[str, Any]],
+    store: Store,
+    table: tuple[str, str],
+    first_snapshot_ts: int,
+    retired_at: int | None,
+    where: tuple[str, ...],
+) -> None:
+    """The history rows an engine resolved are the table's revisions (`expected_history`),
+    document by document: each version's interval, whether it is current, whether a delete
+    ended it, and its fields."""
+    got = sorted(rows, key=lambda row: (row["_id"], row["_valid_from_ts"]))
+    want = expected_history(store, *table, first_snapshot_ts, retired_at)
+    assert [(r["_id"], r["_valid_from_ts"], r["_valid_to_ts"]) for r in got] == [
+        (v.doc_id, v.valid_from_ts, v.valid_to_ts) for v in want
+    ], where
+    for row, version in zip(got, want, strict=True):
+        assert row["_is_current"] == (version.valid_to_ts is None), where
+        ended_by_delete = version.valid_to_ts is not None and not any(
+            later.doc_id == version.doc_id and later.valid_from_ts == version.valid_to_ts
+            for later in want
+        )
+        assert row["_deleted"] == ended_by_delete, (*where, version.doc_id)
+        for name, value in version.fields.items():
+            assert landed(value, row[name]), (*where, version.doc_id, name)
 
 
 def user_fields(value: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from convex_emulator import EmulatorServer, Store
 from tests.lake_pipeline import STREAMS, Pipeline, Stage, every_kind_of_change
-from tests.source_truth import expected_history, landed, user_fields
+from tests.source_truth import assert_current_state, assert_history
 
 
 def rows(warehouse: Path, sql: str) -> list[dict[str, Any]]:
@@ -41,33 +41,12 @@ def landed_log(lake: Path, stream: str, fmt: str) -> list[tuple[str, int, bool]]
 
 
 def check(warehouse: Path, store: Store, lake: Path, fmt: str, stage: Stage) -> None:
-    for stream, (component, table) in STREAMS.items():
+    for stream, table in STREAMS.items():
         where = (stage.name, stream)
-        current = {row["_id"]: row for row in rows(warehouse, f"SELECT * FROM {stream}")}
-        source = store.documents().get((component, table), {})
-        assert set(current) == set(source), where
-        for doc_id, doc in source.items():
-            for name, value in user_fields(doc).items():
-                assert landed(value, current[doc_id][name]), (*where, doc_id, name)
-
+        assert_current_state(rows(warehouse, f"SELECT * FROM {stream}"), store, table, where)
         history = rows(warehouse, f"SELECT * FROM {stream}__history")
-        got = sorted(history, key=lambda row: (row["_id"], row["_valid_from_ts"]))
-        want = expected_history(
-            store, component, table, stage.first_snapshot[stream], stage.retired.get(stream)
-        )
-        assert [(r["_id"], r["_valid_from_ts"], r["_valid_to_ts"]) for r in got] == [
-            (v.doc_id, v.valid_from_ts, v.valid_to_ts) for v in want
-        ], where
-        for row, version in zip(got, want, strict=True):
-            assert row["_is_current"] == (version.valid_to_ts is None), where
-            ended_by_delete = version.valid_to_ts is not None and not any(
-                later.doc_id == version.doc_id and later.valid_from_ts == version.valid_to_ts
-                for later in want
-            )
-            assert row["_deleted"] == ended_by_delete, (*where, version.doc_id)
-            for name, value in version.fields.items():
-                assert landed(value, row[name]), (*where, version.doc_id, name)
-
+        first, retired = stage.first_snapshot[stream], stage.retired.get(stream)
+        assert_history(history, store, table, first, retired, where)
         changes = rows(warehouse, f"SELECT _id, _ts, _deleted FROM {stream}__changes")
         log = sorted((row["_id"], row["_ts"], row["_deleted"]) for row in changes)
         assert log == landed_log(lake, stream, fmt), where
@@ -87,7 +66,6 @@ def test_a_current_mode_lake_has_the_current_state_view(
 ) -> None:
     pipeline = Pipeline(emulator, tmp_path, mode="current")
     for stage in every_kind_of_change(store, pipeline):
-        for stream, (component, table) in STREAMS.items():
+        for stream, table in STREAMS.items():
             got = rows(pipeline.lake / "warehouse.duckdb", f"SELECT * FROM {stream}")
-            source = store.documents().get((component, table), {})
-            assert sorted(row["_id"] for row in got) == sorted(source), (stage.name, stream)
+            assert_current_state(got, store, table, (stage.name, stream))

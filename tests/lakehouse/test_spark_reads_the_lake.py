@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from convex_emulator import EmulatorServer, Store
 from target_parquet.resolution import spark_current_sql, spark_history_sql
 from tests.lake_pipeline import STREAMS, Pipeline, Stage, every_kind_of_change
-from tests.source_truth import expected_history, landed, user_fields
+from tests.source_truth import assert_current_state, assert_history
 
 
 def bronze(spark: SparkSession, lake: Path, stream: str, fmt: str) -> DataFrame:
@@ -31,35 +31,14 @@ def bronze(spark: SparkSession, lake: Path, stream: str, fmt: str) -> DataFrame:
 
 
 def check(spark: SparkSession, store: Store, lake: Path, fmt: str, stage: Stage) -> None:
-    for stream, (component, table) in STREAMS.items():
+    for stream, table in STREAMS.items():
+        where = (stage.name, stream)
         bronze(spark, lake, stream, fmt).createOrReplaceTempView("bronze")
-        current = {
-            row["_id"]: row.asDict() for row in spark.sql(spark_current_sql("bronze")).collect()
-        }
-        source = {
-            doc_id: user_fields(doc)
-            for doc_id, doc in store.documents().get((component, table), {}).items()
-        }
-        assert set(current) == set(source), (stage.name, stream)
-        for doc_id, fields in source.items():
-            for name, value in fields.items():
-                assert landed(value, current[doc_id][name]), (stage.name, stream, doc_id, name)
-
+        current = spark.sql(spark_current_sql("bronze")).collect()
+        assert_current_state((row.asDict() for row in current), store, table, where)
         history = spark.sql(spark_history_sql("bronze")).collect()
-        got = sorted(
-            ((r["_id"], r["_valid_from_ts"], r["_valid_to_ts"]), r.asDict()) for r in history
-        )
-        want = expected_history(
-            store, component, table, stage.first_snapshot[stream], stage.retired.get(stream)
-        )
-        assert [g[0] for g in got] == [(v.doc_id, v.valid_from_ts, v.valid_to_ts) for v in want], (
-            stage.name,
-            stream,
-        )
-        for (_, row), version in zip(got, want, strict=True):
-            assert row["_is_current"] == (version.valid_to_ts is None)
-            for name, value in version.fields.items():
-                assert landed(value, row[name]), (stage.name, stream, version.doc_id, name)
+        first, retired = stage.first_snapshot[stream], stage.retired.get(stream)
+        assert_history((row.asDict() for row in history), store, table, first, retired, where)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
